@@ -1,0 +1,252 @@
+"""Build the lessons: jupytext sources -> nbgrader source notebooks -> student notebooks.
+
+For each ``source/NN_name/NN_name.py`` (jupytext percent format, the single source of
+truth), the build
+
+1. reads it and adds the cells every lesson shares: the Colab/Binder badges and the
+   Colab setup cell after the title, and the hidden integrity check at the end;
+2. gives every cell a stable id and writes ``source/NN_name/NN_name.ipynb`` (git-ignored);
+3. runs ``nbgrader generate_assignment`` (solutions and hidden tests removed, cells
+   locked and checksummed) into ``release/``;
+4. writes the release notebook to ``notebooks/NN_name.ipynb`` with outputs cleared and
+   deterministic JSON, so that rebuilding an unchanged lesson changes no byte.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+from autograder.paths import COURSE_ROOT, NOTEBOOKS_DIR, REPO_ROOT, lesson_sources
+
+__all__ = ["build", "check_up_to_date", "run_nbgrader", "course_settings", "INTEGRITY_ID"]
+
+#: grade_id of the hidden integrity cell the build appends to every lesson.
+INTEGRITY_ID = "integrity"
+#: grade_id of the Colab setup cell the build inserts after the title.
+COLAB_ID = "colab_setup"
+
+_NBGRADER = {"schema_version": 3, "solution": False, "task": False}
+
+
+def course_settings() -> dict[str, str]:
+    """Return ``[tool.course]`` from pyproject.toml (repository URL and branch)."""
+    with open(REPO_ROOT / "pyproject.toml", "rb") as handle:
+        return tomllib.load(handle)["tool"]["course"]
+
+
+def _badges(name: str) -> str:
+    settings = course_settings()
+    repo = settings["repository"].rstrip("/")
+    branch = settings["branch"]
+    slug = repo.removeprefix("https://github.com/")
+    colab = f"https://colab.research.google.com/github/{slug}/blob/{branch}/notebooks/{name}.ipynb"
+    binder = f"https://mybinder.org/v2/gh/{slug}/{branch}?labpath=notebooks%2F{name}.ipynb"
+    return (
+        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab})\n"
+        f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder})"
+    )
+
+
+def _colab_cell() -> nbformat.NotebookNode:
+    settings = course_settings()
+    requirement = f"course_utils @ git+{settings['repository']}@{settings['branch']}"
+    source = (
+        "# Setup for Google Colab; does nothing anywhere else. It installs the course's\n"
+        "# helper package and keeps Colab's own PyTorch (which has GPU support).\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        "    import subprocess\n"
+        "\n"
+        "    subprocess.run(\n"
+        f'        [sys.executable, "-m", "pip", "install", "--quiet", "{requirement}"],\n'
+        "        check=True,\n"
+        "    )"
+    )
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {**_NBGRADER, "grade": False, "grade_id": COLAB_ID, "locked": True}
+    return cell
+
+
+def _integrity_cell() -> nbformat.NotebookNode:
+    source = (
+        "# Integrity check: confirms that this notebook's tests ran unmodified while it is\n"
+        "# graded. It is worth no points itself; please leave it as it is.\n"
+        "### BEGIN HIDDEN TESTS\n"
+        "from course_utils import integrity as _integrity\n"
+        "\n"
+        "_integrity.verify()\n"
+        "### END HIDDEN TESTS"
+    )
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {
+        **_NBGRADER,
+        "grade": True,
+        "grade_id": INTEGRITY_ID,
+        "locked": True,
+        "points": 0,
+    }
+    return cell
+
+
+def source_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read a lesson source and return its full nbgrader source notebook.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        ``source/NN_name/NN_name.py``.
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        The notebook with the shared cells added and stable cell ids.
+
+    Raises
+    ------
+    ValueError
+        If the lesson does not start with a markdown title cell.
+    """
+    name = path.stem
+    nb = jupytext.read(path)
+    if not nb.cells or nb.cells[0].cell_type != "markdown":
+        raise ValueError(f"{path.name}: the first cell must be the lesson's markdown title")
+    nb.cells[1:1] = [nbformat.v4.new_markdown_cell(_badges(name)), _colab_cell()]
+    nb.cells.append(_integrity_cell())
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        cell["id"] = grade_id or f"{name}-{index:03d}"
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    nb.metadata = nbformat.NotebookNode(
+        kernelspec={"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        language_info={"name": "python"},
+    )
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    return nb
+
+
+def run_nbgrader(args: list[str], course_root: Path = COURSE_ROOT, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in the course root with this interpreter's tools on PATH.
+
+    Parameters
+    ----------
+    args : list of str
+        Arguments after ``nbgrader``.
+    course_root : pathlib.Path
+        The folder holding ``nbgrader_config.py``.
+    **kwargs
+        Passed to :func:`subprocess.run` (``env`` is extended, not replaced).
+
+    Returns
+    -------
+    subprocess.CompletedProcess
+    """
+    env = dict(os.environ, **kwargs.pop("env", {}))
+    # nbgrader creates the gradebook with `alembic` from PATH: use this venv's.
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        **kwargs,
+    )
+
+
+def _student_notebook(release: Path) -> str:
+    nb = nbformat.read(release, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nbformat.writes(nb) + "\n"
+
+
+def build(
+    lessons: list[str] | None = None,
+    *,
+    course_root: Path = COURSE_ROOT,
+    notebooks_dir: Path = NOTEBOOKS_DIR,
+    db: bool = False,
+) -> list[Path]:
+    """Build student notebooks from the lesson sources.
+
+    Parameters
+    ----------
+    lessons : list of str, optional
+        Lesson names (``"00_orientation"``); all lessons when omitted.
+    course_root : pathlib.Path
+        The nbgrader course root holding ``source/`` and ``nbgrader_config.py``.
+    notebooks_dir : pathlib.Path
+        Where the student notebooks are written.
+    db : bool, default False
+        Also register the assignments in the gradebook (needed before grading).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The student notebooks written.
+
+    Raises
+    ------
+    ValueError
+        If a named lesson has no source, or nbgrader rejects a lesson (the message
+        carries nbgrader's own explanation).
+    """
+    sources = {path.stem: path for path in lesson_sources(course_root)}
+    wanted = lessons or list(sources)
+    unknown = [name for name in wanted if name not in sources]
+    if unknown:
+        raise ValueError(f"no lesson source for {unknown}; lessons are {sorted(sources)}")
+    notebooks_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in wanted:
+        path = sources[name]
+        nbformat.write(source_notebook(path), path.with_suffix(".ipynb"))
+        args = ["generate_assignment", name, "--force"] + ([] if db else ["--no-db"])
+        result = run_nbgrader(args, course_root)
+        release = course_root / "release" / name / f"{name}.ipynb"
+        if result.returncode != 0 or not release.is_file():
+            raise ValueError(f"nbgrader could not generate {name}:\n{result.stdout}{result.stderr}")
+        target = notebooks_dir / f"{name}.ipynb"
+        target.write_text(_student_notebook(release), encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def check_up_to_date(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
+    """Rebuild every lesson in a scratch copy and list the student notebooks that differ.
+
+    Returns
+    -------
+    list of str
+        Names of notebooks in ``notebooks_dir`` that are stale, missing or orphaned.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch) / "course"
+        (root / "source").mkdir(parents=True)
+        shutil.copy(COURSE_ROOT / "nbgrader_config.py", root)
+        for path in lesson_sources():
+            (root / "source" / path.stem).mkdir()
+            shutil.copy(path, root / "source" / path.stem)
+        fresh = Path(scratch) / "notebooks"
+        build(course_root=root, notebooks_dir=fresh)
+        expected = {p.name: p.read_bytes() for p in fresh.glob("*.ipynb")}
+    present = {p.name: p.read_bytes() for p in notebooks_dir.glob("*.ipynb")}
+    return sorted(
+        name for name in expected.keys() | present.keys()
+        if expected.get(name) != present.get(name)
+    )

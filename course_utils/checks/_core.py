@@ -1,0 +1,385 @@
+"""The machinery every exercise checker is built on.
+
+A checker is written as a function decorated with :func:`checker`. The decorator turns it
+into the public form ``check_xxx(student_fn, *, seed=0, n_random=N) -> None`` and handles
+what every checker must do the same way:
+
+* refuse a ``student_fn`` that is not callable, with a plain message;
+* run quietly (library warnings would be written to stderr, which nbgrader scores as a
+  failure);
+* turn ``NotImplementedError`` into "not implemented yet";
+* print one success line, return ``None``.
+
+Inside, a :class:`Check` object calls the student's function on a case (passing deep
+copies and flagging mutation of the inputs) and compares the result with the oracle's,
+checking type, dtype and shape before values::
+
+    @checker("rescale to [0, 1]", n_random=20)
+    def check_rescale(check, *, seed, n_random):
+        for label, image in cases:
+            got = check.call(label, image)
+            check.array(got, oracle(image), label, dtype="float")
+
+Every failure raises :class:`CheckFailed`, an ``AssertionError`` whose message names the
+exercise, the case, what was expected, what came back and a hint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import inspect
+import io
+import numbers
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from course_utils.validation import describe
+
+__all__ = ["CheckFailed", "Check", "checker", "quiet"]
+
+
+class CheckFailed(AssertionError):
+    """A student's function gave a wrong answer (or the wrong kind of answer).
+
+    Parameters
+    ----------
+    exercise : str
+        The exercise's name.
+    case : str
+        The case that failed, in words (``"3x3 kernel, stride 2"``).
+    problem : str
+        What was expected and what came back.
+    hint : str, optional
+        A nudge towards the fix.
+    """
+
+    def __init__(self, exercise: str, case: str, problem: str, hint: str | None = None):
+        self.exercise = exercise
+        self.case = case
+        self.problem = problem
+        self.hint = hint
+        message = f"[{exercise} | {case}] {problem}"
+        if hint:
+            message += f"\nHint: {hint}"
+        super().__init__(message)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence warnings and numpy floating-point messages inside the block.
+
+    Checkers run inside this so that nothing reaches stderr (nbgrader counts any
+    stderr output in a test cell as a failure).
+    """
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Exact structural equality of (possibly nested) inputs, NaN-aware for arrays."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.shape == b.shape
+            and a.dtype == b.dtype
+            and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        )
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    try:
+        result = a == b
+        return bool(result) if isinstance(result, (bool, np.bool_)) else a is b
+    except Exception:
+        return a is b
+
+
+def _first_difference(got: np.ndarray, expected: np.ndarray, close: np.ndarray) -> str:
+    index = tuple(int(i) for i in np.argwhere(~close)[0])
+    where = index if len(index) != 1 else index[0]
+    n_bad = int((~close).sum())
+    return (
+        f"{n_bad} of {close.size} values differ; first at index {where}: "
+        f"expected {expected[index]!r}, got {got[index]!r}"
+    )
+
+
+class Check:
+    """One checker run against one student function.
+
+    Parameters
+    ----------
+    exercise : str
+        The exercise's name, used in every message.
+    student_fn : callable
+        The function under test.
+
+    Attributes
+    ----------
+    n_checked : int
+        How many comparisons have passed so far.
+    """
+
+    def __init__(self, exercise: str, student_fn: Callable[..., Any]):
+        self.exercise = exercise
+        self.student_fn = student_fn
+        self.n_checked = 0
+
+    # -- failing ---------------------------------------------------------------------
+    def fail(self, case: str, problem: str, hint: str | None = None) -> None:
+        """Raise :class:`CheckFailed` for ``case``."""
+        raise CheckFailed(self.exercise, case, problem, hint)
+
+    # -- calling the student's code ----------------------------------------------------
+    def call(self, case: str, *args: Any, hint: str | None = None, **kwargs: Any) -> Any:
+        """Call the student's function on deep copies of the inputs.
+
+        Parameters
+        ----------
+        case : str
+            The case's name, in words.
+        *args, **kwargs
+            The inputs. The function receives copies; if it changes them, the check
+            fails ("modified its input in place").
+        hint : str, optional
+            A hint to show if the call raises.
+
+        Returns
+        -------
+        object
+            Whatever the student's function returned.
+        """
+        given_args, given_kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
+        try:
+            result = self.student_fn(*given_args, **given_kwargs)
+        except NotImplementedError:
+            self.fail(
+                case,
+                "the function is not implemented yet (it raised NotImplementedError)",
+                "replace the line `raise NotImplementedError` with your code",
+            )
+        except CheckFailed:
+            raise
+        except Exception as exc:
+            raise CheckFailed(
+                self.exercise,
+                case,
+                f"the function raised {type(exc).__name__}: {exc}",
+                hint or "read the traceback above to find the line that failed",
+            ) from exc
+        if not (_same(given_args, args) and _same(given_kwargs, kwargs)):
+            self.fail(
+                case,
+                "the function modified its input in place",
+                "work on a copy (for example `image = image.copy()`) or build a new array",
+            )
+        return result
+
+    def expect_error(
+        self,
+        case: str,
+        error: type[BaseException] | tuple[type[BaseException], ...],
+        *args: Any,
+        hint: str | None = None,
+        **kwargs: Any,
+    ) -> BaseException:
+        """Check that the student's function raises ``error`` on these inputs."""
+        names = (
+            " or ".join(e.__name__ for e in error) if isinstance(error, tuple) else error.__name__
+        )
+        try:
+            result = self.student_fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+        except NotImplementedError:
+            self.fail(
+                case,
+                "the function is not implemented yet (it raised NotImplementedError)",
+                "replace the line `raise NotImplementedError` with your code",
+            )
+        except error as exc:
+            self.n_checked += 1
+            return exc
+        except Exception as exc:
+            self.fail(case, f"expected {names}, but the function raised {type(exc).__name__}: "
+                      f"{exc}", hint)
+        self.fail(case, f"expected {names}, but the function returned {describe(result)}", hint)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- comparing results ---------------------------------------------------------------
+    def array(
+        self,
+        got: Any,
+        expected: np.ndarray,
+        case: str,
+        *,
+        dtype: str | np.dtype | type | None = "same",
+        rtol: float = 1e-7,
+        atol: float = 0.0,
+        hint: str | None = None,
+        shape_hint: str | None = None,
+    ) -> np.ndarray:
+        """Compare an array result with the oracle's: type, dtype, shape, then values.
+
+        Parameters
+        ----------
+        got : object
+            The student's result.
+        expected : numpy.ndarray
+            The oracle's result.
+        case : str
+            The case's name.
+        dtype : "same", "float", "integer", "bool", dtype or None
+            What the result's dtype must be: exactly the oracle's (``"same"``), any
+            floating/integer/boolean dtype, a specific dtype, or anything (None).
+        rtol, atol : float
+            Tolerances for the value comparison (``numpy.isclose``); NaN equals NaN.
+        hint : str, optional
+            Shown when values differ.
+        shape_hint : str, optional
+            Shown when shapes differ.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``got``, once it has passed.
+        """
+        expected = np.asarray(expected)
+        if not isinstance(got, np.ndarray):
+            self.fail(
+                case,
+                f"expected a numpy.ndarray, got {describe(got)}",
+                "return a numpy array (np.asarray(...) converts a list)",
+            )
+        if dtype is not None:
+            self._check_dtype(got, expected, case, dtype)
+        if got.shape != expected.shape:
+            self.fail(case, f"expected shape {expected.shape}, got {got.shape}", shape_hint)
+        if expected.dtype.kind in "biu" and got.dtype.kind in "biu":
+            close = got == expected
+        else:
+            close = np.isclose(
+                got.astype(np.complex128 if got.dtype.kind == "c" else np.float64),
+                expected,
+                rtol=rtol,
+                atol=atol,
+                equal_nan=True,
+            )
+        close = np.asarray(close, dtype=bool)
+        if not close.all():
+            self.fail(case, _first_difference(got, expected, close), hint)
+        self.n_checked += 1
+        return got
+
+    def _check_dtype(
+        self, got: np.ndarray, expected: np.ndarray, case: str, dtype: str | np.dtype | type
+    ) -> None:
+        families = {"float": "f", "integer": "iu", "bool": "b"}
+        if isinstance(dtype, str) and dtype == "same":
+            ok, wanted = got.dtype == expected.dtype, str(expected.dtype)
+        elif isinstance(dtype, str) and dtype in families:
+            ok, wanted = got.dtype.kind in families[dtype], f"a {dtype} dtype"
+        else:
+            ok, wanted = got.dtype == np.dtype(dtype), str(np.dtype(dtype))
+        if not ok:
+            self.fail(
+                case,
+                f"expected dtype {wanted}, got {got.dtype}",
+                "check the dtype of what you return (`.astype(...)` converts)",
+            )
+
+    def number(
+        self,
+        got: Any,
+        expected: float,
+        case: str,
+        *,
+        rtol: float = 1e-7,
+        atol: float = 0.0,
+        integer: bool = False,
+        hint: str | None = None,
+    ) -> float:
+        """Compare a scalar result: a real number (not bool, not an array), then its value."""
+        if isinstance(got, np.ndarray) and got.ndim == 0:
+            got = got[()]
+        if isinstance(got, (bool, np.bool_)) or not isinstance(got, numbers.Real):
+            self.fail(case, f"expected a number, got {describe(got)}",
+                      "return a single number, e.g. `float(...)` or `int(...)`")
+        if integer and not isinstance(got, numbers.Integral):
+            if not float(got).is_integer():
+                self.fail(case, f"expected an integer, got {got!r}", hint)
+            self.fail(case, f"expected an int, got {describe(got)}",
+                      "convert with int(...) once you know the value is whole")
+        value = float(got)
+        if not (np.isclose(value, expected, rtol=rtol, atol=atol, equal_nan=True)):
+            self.fail(case, f"expected {expected!r}, got {got!r}", hint)
+        self.n_checked += 1
+        return value
+
+    def equal(self, got: Any, expected: Any, case: str, *, hint: str | None = None) -> Any:
+        """Compare a non-array result (str, tuple, bool, ...) by exact type and value."""
+        if type(got) is not type(expected):
+            self.fail(case, f"expected {describe(expected)}, got {describe(got)}", hint)
+        if not _same(got, expected):
+            self.fail(case, f"expected {expected!r}, got {got!r}", hint)
+        self.n_checked += 1
+        return got
+
+    def true(self, condition: bool, case: str, problem: str, hint: str | None = None) -> None:
+        """Fail with ``problem`` unless ``condition`` holds."""
+        if not condition:
+            self.fail(case, problem, hint)
+        self.n_checked += 1
+
+
+def checker(exercise: str, *, n_random: int = 10) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Decorate a checker body into the public ``check_xxx(student_fn, *, seed, n_random)``.
+
+    Parameters
+    ----------
+    exercise : str
+        The exercise's name, shown in every message and in the success line.
+    n_random : int, default 10
+        Default number of seeded random cases (hidden tests pass more).
+
+    Returns
+    -------
+    callable
+        A decorator. The body is called as ``body(check, seed=..., n_random=..., **extra)``
+        inside :func:`quiet`, with ``check`` a fresh :class:`Check`.
+    """
+
+    def decorate(body: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(body)
+        def run(student_fn: Any, *, seed: int = 0, n_random: int = n_random, **extra: Any) -> None:
+            if not callable(student_fn):
+                raise CheckFailed(
+                    exercise,
+                    "setup",
+                    f"expected your function, got {describe(student_fn)}",
+                    "pass the function itself, without calling it: check_xxx(my_function)",
+                )
+            check = Check(exercise, student_fn)
+            sink = io.StringIO()
+            with quiet(), contextlib.redirect_stderr(sink):
+                body(check, seed=seed, n_random=n_random, **extra)
+            print(f"\u2714 {exercise}: all {check.n_checked} checks passed.")
+
+        # Present the public signature in help() and tab completion.
+        run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [
+                inspect.Parameter("student_fn", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                inspect.Parameter("seed", inspect.Parameter.KEYWORD_ONLY, default=0),
+                inspect.Parameter("n_random", inspect.Parameter.KEYWORD_ONLY, default=n_random),
+            ]
+        )
+        run.exercise = exercise  # type: ignore[attr-defined]
+        return run
+
+    return decorate
