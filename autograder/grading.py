@@ -39,6 +39,7 @@ _SHADOW_NAMES = ("course_utils", "numpy", "scipy", "skimage", "torch", "sklearn"
                  "IPython", "ipykernel", "nbgrader", "matplotlib", "builtins", "copy")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _CELL_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")
+_CHAINED = re.compile(r"During handling of the above exception|The above exception was the direct")
 
 
 @dataclass
@@ -298,7 +299,11 @@ def _grade_one(course_root: Path, lesson: str, student: str, token: str, timeout
     scores = _scores(course_root, lesson, student)
     if not graded.is_file() or scores is None:
         result.status = "failed"
-        result.reasons = [f"nbgrader could not grade it: {_last_error(log)}"]
+        if "DeadKernelError" in log or "Kernel died" in log:
+            result.reasons = ["the kernel died while the notebook ran (a crash, os._exit or "
+                              "running out of memory), so it could not be graded"]
+        else:
+            result.reasons = [f"nbgrader could not grade it: {_last_error(log)}"]
         result.score, result.max_score = 0.0, _max_score(course_root, lesson)
         if scores is not None:
             _zero_notebook(course_root, lesson, student, result.reasons[0])
@@ -310,8 +315,11 @@ def _grade_one(course_root: Path, lesson: str, student: str, token: str, timeout
     if problems:
         result.status, result.reasons = "integrity", problems
         _zero_notebook(course_root, lesson, student, "; ".join(problems))
-    elif "Dead kernel" in log or "DeadKernelError" in log or "Kernel died" in log:
-        result.reasons.append("the kernel died while the notebook ran; later cells scored zero")
+    timeouts = re.findall(r"Timeout waiting for execute reply \((\d+)s\)", log)
+    if timeouts and not problems:
+        result.reasons.append(
+            f"{len(timeouts)} cell(s) ran longer than the {timeouts[0]} s limit and were stopped"
+        )
     result.score, result.max_score = _scores(course_root, lesson, student) or (0.0, 0.0)
     return result
 
@@ -395,7 +403,10 @@ def sanitise_cell(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
     error_line = None
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            found = _CELL_LINE.findall(_ANSI.sub("", "\n".join(output.get("traceback", []))))
+            frames = [_ANSI.sub("", frame) for frame in output.get("traceback", [])]
+            # With chained exceptions, the outermost traceback is the last one.
+            chained = [i for i, frame in enumerate(frames) if _CHAINED.search(frame)]
+            found = _CELL_LINE.findall("\n".join(frames[chained[-1] + 1:] if chained else frames))
             error_line = int(found[0]) if found else -1
     if span is None:
         for output in cell.get("outputs", []):

@@ -112,6 +112,9 @@ def _first_difference(got: np.ndarray, expected: np.ndarray, close: np.ndarray) 
     )
 
 
+_NOT_IMPLEMENTED = object()
+
+
 class Check:
     """One checker run against one student function.
 
@@ -161,11 +164,7 @@ class Check:
         try:
             result = self.student_fn(*given_args, **given_kwargs)
         except NotImplementedError:
-            self.fail(
-                case,
-                "the function is not implemented yet (it raised NotImplementedError)",
-                "replace the line `raise NotImplementedError` with your code",
-            )
+            result = _NOT_IMPLEMENTED
         except CheckFailed:
             raise
         except Exception as exc:
@@ -175,6 +174,8 @@ class Check:
                 f"the function raised {type(exc).__name__}: {exc}",
                 hint or "read the traceback above to find the line that failed",
             ) from exc
+        if result is _NOT_IMPLEMENTED:
+            self._not_implemented(case)
         if not (_same(given_args, args) and _same(given_kwargs, kwargs)):
             self.fail(
                 case,
@@ -198,19 +199,25 @@ class Check:
         try:
             result = self.student_fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))
         except NotImplementedError:
-            self.fail(
-                case,
-                "the function is not implemented yet (it raised NotImplementedError)",
-                "replace the line `raise NotImplementedError` with your code",
-            )
+            result = _NOT_IMPLEMENTED
         except error as exc:
             self.n_checked += 1
             return exc
         except Exception as exc:
             self.fail(case, f"expected {names}, but the function raised {type(exc).__name__}: "
                       f"{exc}", hint)
+        if result is _NOT_IMPLEMENTED:
+            self._not_implemented(case)
         self.fail(case, f"expected {names}, but the function returned {describe(result)}", hint)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _not_implemented(self, case: str) -> None:
+        # Raised outside the `except` block: no chained NotImplementedError traceback.
+        self.fail(
+            case,
+            "the function is not implemented yet (it raised NotImplementedError)",
+            "replace the line `raise NotImplementedError` with your code",
+        )
 
     # -- comparing results ---------------------------------------------------------------
     def array(

@@ -68,7 +68,7 @@ def array_explorer(choices: Mapping[str, Callable[[], Sample]] | None = None):
 
     from course_utils.display import show_image
 
-    choices = dict(choices or default_samples())
+    choices = default_samples() if choices is None else dict(choices)
     if not choices:
         raise ValueError("choices must name at least one image, got an empty mapping")
     picker = widgets.Dropdown(options=list(choices), description="image")

@@ -362,8 +362,8 @@ lesson00.check_image_kind(image_kind, seed=99, n_random=25)
 #
 # Pick an image, scroll through the slices of a volume, or look at one colour channel of
 # a photograph. The line above the figure gives the array's shape, dtype and range; the
-# histogram shows how its values are distributed (note the large peak of air, around
-# -1000 HU, in the CT slice).
+# histogram shows how its values are distributed (in the CT slice, note the peak of air
+# around the patient near -900 HU, and the soft tissue just above 0 HU).
 
 # %%
 from course_utils.widgets.arrays import array_explorer

@@ -1,0 +1,61 @@
+"""Shared fixtures: a scratch copy of the nbgrader course, built from the lesson sources."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+from autograder.build import build  # noqa: E402
+from autograder.paths import COURSE_ROOT, lesson_sources  # noqa: E402
+
+LESSONS = [path.stem for path in lesson_sources()]
+
+
+@dataclass(frozen=True)
+class BuiltCourse:
+    """A scratch nbgrader course with every lesson built."""
+
+    root: Path
+    notebooks: Path
+
+    def solution(self, lesson: str) -> Path:
+        """The nbgrader source notebook (solutions and hidden tests included)."""
+        return self.root / "source" / lesson / f"{lesson}.ipynb"
+
+    def student(self, lesson: str) -> Path:
+        """The student version, as freshly built."""
+        return self.notebooks / f"{lesson}.ipynb"
+
+
+def make_course(root: Path, lessons: list[str] | None = None) -> Path:
+    """Copy the nbgrader config and lesson sources into ``root`` (a scratch course)."""
+    (root / "source").mkdir(parents=True, exist_ok=True)
+    shutil.copy(COURSE_ROOT / "nbgrader_config.py", root)
+    for path in lesson_sources():
+        if lessons is None or path.stem in lessons:
+            (root / "source" / path.stem).mkdir(exist_ok=True)
+            shutil.copy(path, root / "source" / path.stem)
+    return root
+
+
+@pytest.fixture(scope="session")
+def built_course(tmp_path_factory: pytest.TempPathFactory) -> BuiltCourse:
+    """Build every lesson once per test session, in a scratch course."""
+    root = make_course(tmp_path_factory.mktemp("course"))
+    notebooks = root / "student_notebooks"
+    build(course_root=root, notebooks_dir=notebooks)
+    return BuiltCourse(root=root, notebooks=notebooks)
+
+
+@pytest.fixture(autouse=True)
+def _not_grading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests run as a student would, unless a test sets grading mode itself."""
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    os.environ.setdefault("MPLBACKEND", "Agg")

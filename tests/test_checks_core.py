@@ -1,0 +1,129 @@
+"""The checker machinery: messages, mutation, types before values, silence."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from course_utils.checks import Check, CheckFailed, checker
+
+
+@checker("double it", n_random=3)
+def check_double(check: Check, *, seed: int, n_random: int) -> None:
+    rng = np.random.default_rng(seed)
+    cases = [("constant 2x2", np.ones((2, 2)))]
+    cases += [(f"random #{i}", rng.normal(size=(3, 4))) for i in range(n_random)]
+    for label, image in cases:
+        check.array(check.call(label, image), image * 2, label, dtype="float",
+                    hint="multiply by two")
+
+
+def test_success_prints_one_line_and_returns_none(capsys):
+    assert check_double(lambda x: x * 2) is None
+    out, err = capsys.readouterr()
+    assert out == "\u2714 double it: all 4 checks passed.\n"
+    assert err == ""
+
+
+def test_public_signature_is_the_contract():
+    import inspect
+
+    assert str(inspect.signature(check_double)) == "(student_fn, *, seed=0, n_random=3)"
+
+
+def test_message_names_exercise_case_expected_got_and_hint():
+    with pytest.raises(CheckFailed) as info:
+        check_double(lambda x: x * 3)
+    text = str(info.value)
+    assert text.startswith("[double it | constant 2x2] 4 of 4 values differ")
+    assert "expected np.float64(2.0), got np.float64(3.0)" in text
+    assert text.endswith("Hint: multiply by two")
+    assert isinstance(info.value, AssertionError)
+
+
+@pytest.mark.parametrize(
+    "student, fragment",
+    [
+        (lambda x: (x * 2).tolist(), "expected a numpy.ndarray, got list"),
+        (lambda x: (x * 2).astype(np.int64), "expected dtype a float dtype, got int64"),
+        (lambda x: (x * 2)[:1], "expected shape (2, 2), got (1, 2)"),
+        (lambda x: None, "expected a numpy.ndarray, got NoneType"),
+    ],
+)
+def test_type_dtype_and_shape_are_checked_before_values(student, fragment):
+    with pytest.raises(CheckFailed) as info:
+        check_double(student)
+    assert fragment in str(info.value)
+
+
+def test_mutating_the_input_is_flagged():
+    def in_place(x):
+        x *= 2
+        return x
+
+    with pytest.raises(CheckFailed, match="modified its input in place"):
+        check_double(in_place)
+
+
+def test_not_implemented_and_crashes_are_explained():
+    def stub(x):
+        raise NotImplementedError()
+
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        check_double(stub)
+    with pytest.raises(CheckFailed, match="raised ZeroDivisionError: division by zero"):
+        check_double(lambda x: 1 / 0)
+    with pytest.raises(CheckFailed, match="pass the function itself"):
+        check_double(42)
+
+
+def test_always_equal_objects_do_not_fool_equal_or_number():
+    class Anything:
+        def __eq__(self, other):
+            return True
+
+    @checker("name it")
+    def check_name(check, *, seed, n_random):
+        check.equal(check.call("case"), "grayscale", "case")
+
+    @checker("count it")
+    def check_count(check, *, seed, n_random):
+        check.number(check.call("case"), 3, "case")
+
+    with pytest.raises(CheckFailed, match="expected str 'grayscale', got .*Anything"):
+        check_name(lambda: Anything())
+    with pytest.raises(CheckFailed, match="expected a number"):
+        check_count(lambda: Anything())
+    with pytest.raises(CheckFailed, match="expected a number, got bool"):
+        check_count(lambda: True)
+    check_count(lambda: np.int64(3))
+
+
+def test_number_integer_mode_and_expect_error():
+    @checker("size")
+    def check_size(check, *, seed, n_random):
+        check.number(check.call("5x5"), 5, "5x5", integer=True)
+        check.expect_error("negative", ValueError, -1)
+
+    def good(x=None):
+        if x is not None and x < 0:
+            raise ValueError("negative")
+        return 5
+
+    check_size(good)
+    with pytest.raises(CheckFailed, match="expected an int, got float"):
+        check_size(lambda x=None: 5.0)
+    with pytest.raises(CheckFailed, match="expected ValueError, but the function returned int"):
+        check_size(lambda x=None: 5)
+    with pytest.raises(CheckFailed, match="expected ValueError, but the function raised TypeError"):
+        check_size(lambda x=None: 5 if x is None else (_ for _ in ()).throw(TypeError("t")))
+
+
+def test_warnings_inside_a_checker_reach_nobody(capsys):
+    def noisy(x):
+        warnings.warn("student warning", UserWarning)
+        np.log(np.zeros(1))
+        return x * 2
+
+    check_double(noisy)
+    assert capsys.readouterr().err == ""
