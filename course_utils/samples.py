@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Sample", "ct_slice", "mr_slice", "mr_volume", "retina", "ultrasound", "shepp_logan"]
+__all__ = ["Sample", "ct_slice", "ct_slice_512", "mr_slice", "mr_volume", "retina", "ultrasound", "shepp_logan"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,31 @@ def ct_slice() -> Sample:
         spacing=tuple(float(s) for s in ds.PixelSpacing),
         units="HU",
         source="pydicom's bundled test data (CT_small.dcm, MIT licence)",
+    )
+
+
+@functools.cache
+def ct_slice_512() -> Sample:
+    """A real 512x512 axial head CT slice in HU (pydicom-data's ``693_UNCR.dcm``).
+
+    An uncompressed slice from the public CQ500 head CT collection, kept by pydicom as a
+    regression file. Pixels outside the scanner's field of view carry the file's
+    PixelPaddingValue; they are set to -1024 HU (air) so that filters see no false cliff.
+    """
+    ds = _pydicom_file("693_UNCR.dcm")
+    stored = ds.pixel_array
+    hu = stored.astype(np.float32) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    padding = ds.get("PixelPaddingValue")
+    if padding is not None:
+        hu[stored == padding] = -1024.0
+    return Sample(
+        image=_read_only(hu),
+        name="693_UNCR",
+        modality="CT",
+        spacing=tuple(float(s) for s in ds.PixelSpacing),
+        units="HU",
+        source="pydicom-data's 693_UNCR.dcm (MIT licence; a CQ500 head CT slice)",
+        notes="Padding outside the field of view set to -1024 HU.",
     )
 
 
