@@ -324,6 +324,22 @@ def _grade_one(course_root: Path, lesson: str, student: str, token: str, timeout
     return result
 
 
+def _ensure_released(lesson: str, course_root: Path) -> None:
+    """Register the lesson in the gradebook (``release``) unless it already is."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    gradebook_file = course_root / "gradebook.db"
+    if gradebook_file.is_file():
+        with Gradebook(f"sqlite:///{gradebook_file}") as gradebook:
+            try:
+                gradebook.find_assignment(lesson)
+                return
+            except MissingEntry:
+                pass
+    build([lesson], course_root=course_root, notebooks_dir=course_root / "release" / "_notebooks",
+          db=True)
+
+
 def autograde(
     lesson: str,
     *,
@@ -354,9 +370,7 @@ def autograde(
         One per student, in id order.
     """
     _check_lesson(lesson, course_root)
-    # (Re)register the lesson in the gradebook from its source.
-    build([lesson], course_root=course_root, notebooks_dir=course_root / "release" / "_notebooks",
-          db=True)
+    _ensure_released(lesson, course_root)
     submitted = course_root / "submitted"
     everyone = sorted(
         p.name for p in submitted.iterdir() if (p / lesson).is_dir()

@@ -1,0 +1,58 @@
+"""Autograde one full-course solution submission; compare with executing its notebooks.
+
+Usage: ``python benchmarks/grading.py``. Prints one JSON line:
+``{"submission_seconds": ..., "notebooks_seconds": ..., "ratio": ..., "lessons": ...}``
+where ``notebooks_seconds`` is the time to execute the same notebooks directly in grading
+mode, one after another. Budget (DESIGN.md): ratio <= 1.5.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from _course import scratch_course
+
+from autograder import grading
+from autograder.execute import execute
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        root = scratch_course(Path(scratch) / "course")
+        lessons = sorted(p.name for p in (root / "source").iterdir() if p.is_dir())
+        notebooks_seconds = 0.0
+        for lesson in lessons:
+            work = Path(scratch) / "direct" / lesson
+            work.mkdir(parents=True)
+            shutil.copy(root / "source" / lesson / f"{lesson}.ipynb", work)
+            start = time.perf_counter()
+            execute(work / f"{lesson}.ipynb", grading=True, timeout=600,
+                    env={"NBGRADER_EXECUTION": "autograde"})
+            notebooks_seconds += time.perf_counter() - start
+        submission_seconds = 0.0
+        scores = {}
+        for lesson in lessons:
+            inbox = Path(scratch) / "inbox" / lesson
+            inbox.mkdir(parents=True)
+            shutil.copy(root / "source" / lesson / f"{lesson}.ipynb", inbox / "student.ipynb")
+            grading.collect(lesson, inbox, course_root=root)
+            start = time.perf_counter()
+            [result] = grading.autograde(lesson, jobs=1, course_root=root)
+            submission_seconds += time.perf_counter() - start
+            scores[lesson] = f"{result.score:g}/{result.max_score:g}"
+        print(json.dumps({
+            "submission_seconds": round(submission_seconds, 1),
+            "notebooks_seconds": round(notebooks_seconds, 1),
+            "ratio": round(submission_seconds / notebooks_seconds, 2),
+            "lessons": scores,
+            "cpus": os.cpu_count(),
+        }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
