@@ -27,7 +27,7 @@ import nbformat
 
 from autograder.paths import COURSE_ROOT, NOTEBOOKS_DIR, REPO_ROOT, lesson_sources
 
-__all__ = ["build", "check_up_to_date", "run_nbgrader", "course_settings", "INTEGRITY_ID"]
+__all__ = ["build", "check_up_to_date", "scratch_course", "run_nbgrader", "course_settings", "INTEGRITY_ID"]
 
 #: grade_id of the hidden integrity cell the build appends to every lesson.
 INTEGRITY_ID = "integrity"
@@ -227,6 +227,30 @@ def build(
     return written
 
 
+def scratch_course(root: Path, lessons: list[str] | None = None) -> Path:
+    """Make a throw-away copy of the nbgrader course (config and lesson sources) in ``root``.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The folder to fill; created if needed.
+    lessons : list of str, optional
+        Only these lessons (all by default).
+
+    Returns
+    -------
+    pathlib.Path
+        ``root``.
+    """
+    (root / "source").mkdir(parents=True, exist_ok=True)
+    shutil.copy(COURSE_ROOT / "nbgrader_config.py", root)
+    for path in lesson_sources():
+        if lessons is None or path.stem in lessons:
+            (root / "source" / path.stem).mkdir(exist_ok=True)
+            shutil.copy(path, root / "source" / path.stem)
+    return root
+
+
 def check_up_to_date(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
     """Rebuild every lesson in a scratch copy and list the student notebooks that differ.
 
@@ -236,14 +260,8 @@ def check_up_to_date(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
         Names of notebooks in ``notebooks_dir`` that are stale, missing or orphaned.
     """
     with tempfile.TemporaryDirectory() as scratch:
-        root = Path(scratch) / "course"
-        (root / "source").mkdir(parents=True)
-        shutil.copy(COURSE_ROOT / "nbgrader_config.py", root)
-        for path in lesson_sources():
-            (root / "source" / path.stem).mkdir()
-            shutil.copy(path, root / "source" / path.stem)
         fresh = Path(scratch) / "notebooks"
-        build(course_root=root, notebooks_dir=fresh)
+        build(course_root=scratch_course(Path(scratch) / "course"), notebooks_dir=fresh)
         expected = {p.name: p.read_bytes() for p in fresh.glob("*.ipynb")}
     present = {p.name: p.read_bytes() for p in notebooks_dir.glob("*.ipynb")}
     return sorted(

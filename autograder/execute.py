@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-__all__ = ["CellOutcome", "execute", "test_cell_outcomes"]
+__all__ = ["CellOutcome", "execute", "graded_cell_outcomes"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _text(cell: nbformat.NotebookNode) -> str:
     return "".join(parts)
 
 
-def test_cell_outcomes(nb: nbformat.NotebookNode) -> list[CellOutcome]:
+def graded_cell_outcomes(nb: nbformat.NotebookNode) -> list[CellOutcome]:
     """Score each autograded test cell as nbgrader would: errors or stderr fail it."""
     outcomes = []
     for cell in nb.cells:

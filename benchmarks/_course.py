@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from autograder.build import build  # noqa: E402
-from autograder.paths import COURSE_ROOT, lesson_sources  # noqa: E402
+from autograder.build import build, scratch_course  # noqa: E402
 
 #: Environment that keeps numerical libraries on one thread.
 ONE_THREAD = {name: "1" for name in (
@@ -19,14 +17,9 @@ ONE_THREAD = {name: "1" for name in (
     "VECLIB_MAXIMUM_THREADS")}
 
 
-def scratch_course(root: Path, lessons: list[str] | None = None) -> Path:
-    """Copy the course config and sources into ``root`` and build every lesson there."""
-    (root / "source").mkdir(parents=True, exist_ok=True)
-    shutil.copy(COURSE_ROOT / "nbgrader_config.py", root)
-    for path in lesson_sources():
-        if lessons is None or path.stem in lessons:
-            (root / "source" / path.stem).mkdir(exist_ok=True)
-            shutil.copy(path, root / "source" / path.stem)
+def built_course(root: Path, lessons: list[str] | None = None) -> Path:
+    """A scratch copy of the course in ``root`` with every (chosen) lesson built."""
+    scratch_course(root, lessons)
     build(course_root=root, notebooks_dir=root / "student_notebooks")
     return root
 

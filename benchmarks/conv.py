@@ -35,33 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-LESSON = ROOT / "autograder" / "source" / "04_convolutions" / "04_convolutions.py"
+from autograder.solutions import lesson_solutions  # noqa: E402
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
-
-
-def lesson_solutions(names: tuple[str, ...]) -> dict[str, object]:
-    """Execute the lesson source's solution cells and return the named functions.
-
-    Parameters
-    ----------
-    names : tuple of str
-        Function names (grade ids of solution cells).
-
-    Returns
-    -------
-    dict of str to callable
-    """
-    import jupytext
-    import numpy as np
-
-    namespace: dict[str, object] = {"np": np}
-    for cell in jupytext.read(LESSON).cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution"):
-            exec(compile(cell.source, f"<{meta['grade_id']}>", "exec"), namespace)  # noqa: S102
-    return {name: namespace[name] for name in names}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     sample = ct_slice_512()
     size = max(3, min(args.size, sample.image.shape[0]))
     image = np.ascontiguousarray(sample.image[:size, :size], dtype=np.float64)
-    solutions = lesson_solutions(("conv2d_layer", "conv2d_loops"))
+    solutions = lesson_solutions("04_convolutions")
     conv2d_layer, conv2d_loops = solutions["conv2d_layer"], solutions["conv2d_loops"]
     common = {"benchmark": "conv2d", "image": sample.name, "size": size,
               "python": platform.python_version(), "numpy": np.__version__,

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _course import scratch_course
+from _course import built_course
 
 from autograder import grading
 from autograder.execute import execute
@@ -23,7 +23,7 @@ from autograder.execute import execute
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        root = scratch_course(Path(scratch) / "course")
+        root = built_course(Path(scratch) / "course")
         lessons = sorted(p.name for p in (root / "source").iterdir() if p.is_dir())
         notebooks_seconds = 0.0
         for lesson in lessons:

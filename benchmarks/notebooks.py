@@ -16,9 +16,9 @@ from pathlib import Path
 
 import nbformat
 
-from _course import pin_to_one_core, scratch_course
+from _course import pin_to_one_core, built_course
 
-from autograder.execute import execute, test_cell_outcomes
+from autograder.execute import execute, graded_cell_outcomes
 
 _PEAK = (
     "import json, resource, sys\n"
@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     pin_to_one_core()
     with tempfile.TemporaryDirectory() as scratch:
-        root = scratch_course(Path(scratch) / "course", args.lessons or None)
+        root = built_course(Path(scratch) / "course", args.lessons or None)
         for source in sorted((root / "source").glob("*/*.ipynb")):
             nb = nbformat.read(source, as_version=4)
             nb.cells.append(nbformat.v4.new_code_cell(_PEAK))
@@ -46,7 +46,7 @@ def main() -> None:
             seconds = time.perf_counter() - start
             last = "".join(o.get("text", "") for o in done.cells[-1].outputs)
             peak = json.loads(last.strip().splitlines()[-1])["peak_rss_mb"] if last else None
-            outcomes = test_cell_outcomes(done)
+            outcomes = graded_cell_outcomes(done)
             print(json.dumps({
                 "notebook": source.stem,
                 "seconds": round(seconds, 1),

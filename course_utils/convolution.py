@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from course_utils.display import axes_or_new
 from course_utils.validation import check_array, check_int, check_number
 
 __all__ = [
@@ -23,15 +24,6 @@ __all__ = [
     "plot_timings",
     "numerical_gradient",
 ]
-
-
-def _axes(ax: Any, size: tuple[float, float] = (3.2, 3.2)) -> Any:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=size)
-    return ax
 
 
 def show_grid(
@@ -77,7 +69,7 @@ def show_grid(
         raise ValueError(f"grid must be at most 20x20 to be readable, got shape {grid.shape}")
     from matplotlib.patches import Rectangle
 
-    ax = _axes(ax)
+    ax = axes_or_new(ax, size=(3.2, 3.2))
     values = grid.astype(np.float64)
     finite = np.isfinite(values)
     span = float(np.ptp(values[finite])) if finite.any() else 0.0
@@ -239,7 +231,7 @@ def plot_timings(
         raise ValueError("timings must not be empty")
     values = {name: check_number(t, f"timing {name!r}", minimum=0, strict_minimum=True)
               for name, t in timings.items()}
-    ax = _axes(ax, size=(7, 3))
+    ax = axes_or_new(ax, size=(7, 3))
     names = list(values)
     seconds = [values[n] for n in names]
     bars = ax.barh(names, seconds, color="steelblue")

@@ -9,15 +9,16 @@ import numpy as np
 
 from course_utils.validation import check_array, check_number
 
-__all__ = ["show_image", "show_hu"]
+__all__ = ["show_image", "show_hu", "axes_or_new"]
 
 
-def _axes(ax: Any) -> Any:
+def axes_or_new(ax: Any = None, size: tuple[float, float] = (5.0, 5.0)) -> Any:
+    """Return ``ax``, or the axes of a new figure of ``size`` inches when it is None."""
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
 
-    _, ax = plt.subplots(figsize=(5, 5))
+    _, ax = plt.subplots(figsize=size)
     return ax
 
 
@@ -77,7 +78,7 @@ def show_image(
             "for a volume, show one slice (volume[k])"
         )
     aspect = _aspect(spacing)
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     if spacing is not None:
         rows, cols = image.shape[:2]
         extent = (0, cols * float(spacing[1]), rows * float(spacing[0]), 0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +11,8 @@ import pytest
 
 matplotlib.use("Agg")
 
-from autograder.build import build  # noqa: E402
-from autograder.paths import COURSE_ROOT, lesson_sources  # noqa: E402
+from autograder.build import build, scratch_course  # noqa: E402
+from autograder.paths import lesson_sources  # noqa: E402
 
 LESSONS = [path.stem for path in lesson_sources()]
 
@@ -35,14 +34,8 @@ class BuiltCourse:
 
 
 def make_course(root: Path, lessons: list[str] | None = None) -> Path:
-    """Copy the nbgrader config and lesson sources into ``root`` (a scratch course)."""
-    (root / "source").mkdir(parents=True, exist_ok=True)
-    shutil.copy(COURSE_ROOT / "nbgrader_config.py", root)
-    for path in lesson_sources():
-        if lessons is None or path.stem in lessons:
-            (root / "source" / path.stem).mkdir(exist_ok=True)
-            shutil.copy(path, root / "source" / path.stem)
-    return root
+    """A scratch copy of the nbgrader course in ``root`` (see ``scratch_course``)."""
+    return scratch_course(root, lessons)
 
 
 @pytest.fixture(scope="session")

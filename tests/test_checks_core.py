@@ -127,3 +127,13 @@ def test_warnings_inside_a_checker_reach_nobody(capsys):
 
     check_double(noisy)
     assert capsys.readouterr().err == ""
+
+
+def test_tensor_inputs_are_compared_by_value():
+    import torch
+
+    from course_utils.checks._core import _same
+
+    t = torch.tensor([1.0, float("nan")])
+    assert _same(t, t.clone()) and not _same(t, torch.tensor([2.0, 0.0]))
+    assert not _same(t, t.numpy()) and not _same(t, t.double())

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from autograder.build import INTEGRITY_ID
-from autograder.execute import execute, test_cell_outcomes
+from autograder.execute import execute, graded_cell_outcomes
 from autograder.paths import NOTEBOOKS_DIR
 from tests.conftest import LESSONS
 
@@ -35,7 +35,7 @@ def test_solution_notebook_passes_every_test_cell(built_course, lesson, tmp_path
     notebook = tmp_path / f"{lesson}.ipynb"
     shutil.copy(built_course.solution(lesson), notebook)
     nb = execute(notebook)
-    failed = [f"{o.grade_id}: {o.text[-600:]}" for o in test_cell_outcomes(nb) if not o.passed]
+    failed = [f"{o.grade_id}: {o.text[-600:]}" for o in graded_cell_outcomes(nb) if not o.passed]
     assert not failed, "\n".join(failed)
     assert not _demo_errors(nb), _demo_errors(nb)
 
@@ -45,7 +45,7 @@ def test_student_notebook_runs_and_every_test_cell_fails(lesson, tmp_path):
     notebook = tmp_path / f"{lesson}.ipynb"
     shutil.copy(NOTEBOOKS_DIR / f"{lesson}.ipynb", notebook)
     nb = execute(notebook)
-    outcomes = {o.grade_id: o for o in test_cell_outcomes(nb)}
+    outcomes = {o.grade_id: o for o in graded_cell_outcomes(nb)}
     vacuous = [g for g, o in outcomes.items() if o.passed and g != INTEGRITY_ID]
     assert not vacuous, f"these test cells pass on the untouched stubs: {vacuous}"
     assert outcomes[INTEGRITY_ID].passed  # nothing of the integrity check is visible

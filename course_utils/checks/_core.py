@@ -83,6 +83,17 @@ def quiet() -> Iterator[None]:
 
 def _same(a: Any, b: Any) -> bool:
     """Exact structural equality of (possibly nested) inputs, NaN-aware for arrays."""
+    if type(a).__module__.startswith("torch") or type(b).__module__.startswith("torch"):
+        import torch
+
+        if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+            return (
+                isinstance(a, torch.Tensor)
+                and isinstance(b, torch.Tensor)
+                and a.shape == b.shape
+                and a.dtype == b.dtype
+                and _same(a.detach().cpu().numpy(), b.detach().cpu().numpy())
+            )
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return (
             isinstance(a, np.ndarray)

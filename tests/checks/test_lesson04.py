@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import jupytext
 import numpy as np
 import pytest
 import torch
@@ -13,6 +12,7 @@ import torch.nn.functional as F
 from scipy import ndimage, signal, special
 
 from course_utils import integrity
+from autograder.solutions import lesson_solutions
 from course_utils.checks import CheckFailed, lesson04
 
 SOURCE = (Path(__file__).resolve().parents[2] / "autograder" / "source" / "04_convolutions"
@@ -173,14 +173,8 @@ def test_right_answers_pass_visible_and_hidden_style_runs(name, capsys):
 
 
 def _solutions() -> dict[str, object]:
-    """The lesson source's solution cells, executed (hidden markers are comments)."""
-    notebook = jupytext.read(SOURCE)
-    namespace: dict[str, object] = {"np": np}
-    for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution"):
-            exec(compile(cell.source, f"<{meta['grade_id']}>", "exec"), namespace)  # noqa: S102
-    return namespace
+    """The lesson source's own solutions, executed."""
+    return lesson_solutions("04_convolutions")
 
 
 def test_the_lessons_own_solutions_pass_every_checker(capsys):
