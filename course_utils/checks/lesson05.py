@@ -1,0 +1,1139 @@
+"""Checkers for lesson 05: a CNN trained on chest X-rays, and its honest evaluation.
+
+Oracles: PyTorch itself (device queries, ``torch.nn`` layers, ``torch.autograd.grad`` for
+the expected parameter updates, ``torch.load``), SciPy (``scipy.ndimage.rotate`` and
+``scipy.ndimage.shift`` for the augmentation's geometry) and scikit-learn
+(``roc_auc_score``, ``confusion_matrix``, ``recall_score``). Where the exercise fixes a
+procedure (the bootstrap), the checker runs that procedure with scikit-learn's AUC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import scipy.ndimage as ndi
+import torch
+from sklearn.metrics import confusion_matrix, recall_score, roc_auc_score
+from torch import nn
+
+from course_utils import integrity
+from course_utils.checks._core import Check, CheckFailed, checker
+from course_utils.validation import describe
+
+__all__ = [
+    "CNN_SPEC",
+    "CNN_PARAMETERS",
+    "check_choose_device",
+    "check_xray_dataset",
+    "check_augment_batch",
+    "check_build_cnn",
+    "check_train_step",
+    "check_train_epoch",
+    "check_save_checkpoint",
+    "check_roc_auc",
+    "check_threshold_metrics",
+    "check_bootstrap_auc_ci",
+    "check_trained_model",
+    "quality_band",
+]
+
+integrity.watch(
+    "torch.softmax", "torch.equal", "torch.allclose", "torch.load", "torch.autograd.grad",
+    "torch.nn.functional.grid_sample", "torch.nn.functional.affine_grid",
+    "scipy.ndimage.rotate", "scipy.ndimage.shift",
+    "sklearn.metrics.roc_auc_score", "sklearn.metrics.confusion_matrix",
+    "sklearn.metrics.recall_score", "numpy.percentile",
+)
+
+#: The network ``build_cnn`` must return, layer by layer (type and settings).
+CNN_SPEC: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("Conv2d", {"in_channels": 1, "out_channels": 8, "kernel_size": (3, 3), "padding": (1, 1),
+                "stride": (1, 1)}),
+    ("BatchNorm2d", {"num_features": 8}),
+    ("ReLU", {}),
+    ("MaxPool2d", {"kernel_size": 2}),
+    ("Conv2d", {"in_channels": 8, "out_channels": 16, "kernel_size": (3, 3), "padding": (1, 1),
+                "stride": (1, 1)}),
+    ("BatchNorm2d", {"num_features": 16}),
+    ("ReLU", {}),
+    ("MaxPool2d", {"kernel_size": 2}),
+    ("Conv2d", {"in_channels": 16, "out_channels": 32, "kernel_size": (3, 3),
+                "padding": (1, 1), "stride": (1, 1)}),
+    ("BatchNorm2d", {"num_features": 32}),
+    ("ReLU", {}),
+    ("AdaptiveAvgPool2d", {"output_size": 1}),
+    ("Flatten", {}),
+    ("Dropout", {"p": 0.25}),
+    ("Linear", {"in_features": 32, "out_features": 2}),
+)
+
+#: Trainable parameters of the network in :data:`CNN_SPEC` (convolutions with bias).
+CNN_PARAMETERS = (8 * 9 + 8) + 2 * 8 + (16 * 8 * 9 + 16) + 2 * 16 + (32 * 16 * 9 + 32) \
+    + 2 * 32 + (32 * 2 + 2)
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _same_torch(a: Any, b: Any) -> bool:
+    """Exact equality of nested inputs that may hold tensors."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
+                and a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b)))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and a.dtype == b.dtype and bool(np.array_equal(a, b)))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same_torch, a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_torch(a[k], b[k]) for k in a)
+    return True  # models, generators, callables: not compared here
+
+
+def _call(check: Check, case: str, *args: Any, hint: str | None = None, **kwargs: Any) -> Any:
+    """Like ``check.call``, for inputs that hold tensors, models and optimizers.
+
+    Tensors and arrays are passed as copies and compared afterwards; models, optimizers
+    and generators are passed as they are (the exercise changes them on purpose).
+    """
+    def copied(value: Any) -> Any:
+        if isinstance(value, (torch.Tensor, np.ndarray, list, tuple, dict)):
+            return copy.deepcopy(value)
+        return value
+
+    given_args = tuple(copied(a) for a in args)
+    given_kwargs = {k: copied(v) for k, v in kwargs.items()}
+    try:
+        result = check.student_fn(*given_args, **given_kwargs)
+    except NotImplementedError:
+        check.fail(case, "the function is not implemented yet (it raised NotImplementedError)",
+                   "replace the line `raise NotImplementedError` with your code")
+    except CheckFailed:
+        raise
+    except Exception as exc:
+        raise CheckFailed(check.exercise, case, f"the function raised {type(exc).__name__}: "
+                          f"{exc}", hint or "read the traceback above to find the line that "
+                          "failed") from exc
+    if not (_same_torch(given_args, args) and _same_torch(given_kwargs, kwargs)):
+        check.fail(case, "the function modified its input in place",
+                   "work on a copy (`x = x.clone()`) or build a new tensor")
+    return result
+
+
+def _expect_error(check: Check, case: str, error: type[BaseException] | tuple[type, ...],
+                  *args: Any, hint: str | None = None, **kwargs: Any) -> None:
+    names = (" or ".join(e.__name__ for e in error) if isinstance(error, tuple)
+             else error.__name__)
+    try:
+        result = check.student_fn(*args, **kwargs)
+    except NotImplementedError:
+        check.fail(case, "the function is not implemented yet (it raised NotImplementedError)",
+                   "replace the line `raise NotImplementedError` with your code")
+    except error:
+        check.n_checked += 1
+        return
+    except Exception as exc:  # noqa: BLE001 - reported as the wrong kind of error
+        check.fail(case, f"expected {names}, but the function raised {type(exc).__name__}: "
+                   f"{exc}", hint)
+    check.fail(case, f"expected {names}, but the function returned {describe(result)}", hint)
+
+
+def _tensor(check: Check, got: Any, case: str, *, shape: tuple[int, ...],
+            dtype: torch.dtype = torch.float32, hint: str | None = None) -> torch.Tensor:
+    if not isinstance(got, torch.Tensor):
+        check.fail(case, f"expected a torch.Tensor, got {describe(got)}",
+                   hint or "return a tensor (torch.from_numpy / torch.as_tensor convert)")
+    if got.dtype != dtype:
+        check.fail(case, f"expected dtype {dtype}, got {got.dtype}",
+                   "convert with .float() (float32) or .long() (int64)")
+    if tuple(got.shape) != shape:
+        check.fail(case, f"expected shape {shape}, got {tuple(got.shape)}", hint)
+    return got
+
+
+def _close(check: Check, got: torch.Tensor, expected: torch.Tensor, case: str, *,
+           atol: float = 1e-5, rtol: float = 1e-5, hint: str | None = None) -> None:
+    got64, exp64 = got.detach().double().cpu(), expected.detach().double().cpu()
+    close = torch.isclose(got64, exp64, rtol=rtol, atol=atol)
+    if not bool(close.all()):
+        index = tuple(int(i) for i in torch.nonzero(~close)[0])
+        check.fail(case, f"{int((~close).sum())} of {close.numel()} values differ; first at "
+                   f"index {index}: expected {float(exp64[index]):.6g}, got "
+                   f"{float(got64[index]):.6g}", hint)
+    check.n_checked += 1
+
+
+# -- 1. device selection -------------------------------------------------------------------
+@contextlib.contextmanager
+def _machine(n_gpus: int, mps: bool) -> Iterator[None]:
+    """Pretend the machine has ``n_gpus`` CUDA GPUs and (or not) Apple's MPS."""
+    mps_backend = torch.backends.mps
+    with mock.patch.object(torch.cuda, "is_available", lambda: n_gpus > 0), \
+            mock.patch.object(torch.cuda, "device_count", lambda: n_gpus), \
+            mock.patch.object(mps_backend, "is_available", lambda: mps), \
+            mock.patch.object(mps_backend, "is_built", lambda: mps):
+        yield
+
+
+def _machine_name(n_gpus: int, mps: bool) -> str:
+    gpus = f"{n_gpus} CUDA GPU{'s' if n_gpus != 1 else ''}" if n_gpus else "no CUDA GPU"
+    return f"machine with {gpus}{', Apple MPS' if mps else ', no MPS'}"
+
+
+def _device_cases(rng: np.random.Generator, n: int) -> Iterator[tuple[int, bool, str]]:
+    fixed = [
+        (1, False, "auto"), (0, True, "auto"), (0, False, "auto"), (2, True, "auto"),
+        (1, True, "cpu"), (0, True, "cpu"), (2, False, "cuda"), (2, True, "mps"),
+        (2, False, "cuda:1"), (1, False, "cuda:0"),
+    ]
+    yield from fixed
+    for _ in range(n):
+        gpus, mps = int(rng.integers(0, 4)), bool(rng.integers(0, 2))
+        options = ["auto", "cpu"] + (["cuda", f"cuda:{int(rng.integers(0, gpus))}"] if gpus
+                                      else []) + (["mps"] if mps else [])
+        yield gpus, mps, str(rng.choice(options))
+
+
+def _expected_device(n_gpus: int, mps: bool, preferred: str) -> torch.device:
+    if preferred == "auto":
+        return torch.device("cuda" if n_gpus else "mps" if mps else "cpu")
+    return torch.device(preferred)
+
+
+@checker("choose_device", n_random=12)
+def check_choose_device(check: Check, *, seed: int, n_random: int) -> None:
+    """Check ``choose_device(preferred="auto") -> torch.device``.
+
+    ``"auto"`` picks CUDA, else MPS, else the CPU; ``"cpu"``, ``"cuda"``, ``"cuda:N"`` and
+    ``"mps"`` ask for that device and raise ``ValueError`` when the machine lacks it;
+    any other name raises ``ValueError``, a non-string ``TypeError``. The machine is
+    simulated by replacing ``torch.cuda.is_available``, ``torch.cuda.device_count`` and
+    ``torch.backends.mps.is_available`` for the duration of each case.
+    """
+    rng = np.random.default_rng(seed)
+    for gpus, mps, preferred in _device_cases(rng, n_random):
+        case = f"{_machine_name(gpus, mps)}, preferred={preferred!r}"
+        with _machine(gpus, mps):
+            got = check.call(case, preferred)
+        expected = _expected_device(gpus, mps, preferred)
+        if not isinstance(got, torch.device):
+            check.fail(case, f"expected a torch.device, got {describe(got)}",
+                       "return torch.device('cuda'), torch.device('mps') or "
+                       "torch.device('cpu'), not a string")
+        same_index = (got.index or 0) == (expected.index or 0)
+        if got.type != expected.type or not same_index:
+            check.fail(case, f"expected {expected}, got {got}",
+                       "the order is CUDA first, then MPS, then the CPU; query "
+                       "torch.cuda.is_available() and torch.backends.mps.is_available() "
+                       "inside the function, each time it is called")
+        check.n_checked += 1
+    for gpus, mps, preferred in [(0, True, "cuda"), (1, False, "mps"), (0, False, "mps"),
+                                 (0, False, "cuda"), (2, False, "cuda:2"), (1, True, "cuda:9")]:
+        with _machine(gpus, mps):
+            _expect_error(check, f"{_machine_name(gpus, mps)}, preferred={preferred!r} "
+                          "(not available)", ValueError, preferred,
+                          hint="asking for a device the machine lacks must raise ValueError, "
+                          "not fall back silently: the student would believe they use a GPU")
+    for bad in ("gpu", "tpu", "", "CUDA!", "cuda:x"):
+        with _machine(1, True):
+            _expect_error(check, f"unknown device name {bad!r}", ValueError, bad,
+                          hint="raise ValueError naming the valid choices")
+    with _machine(1, False):
+        _expect_error(check, "preferred=0 (not a string)", TypeError, 0,
+                      hint="raise TypeError when preferred is not a str")
+
+
+# -- 2. the dataset ------------------------------------------------------------------------
+def _uint8_images(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    return rng.integers(0, 256, size=(n, size, size)).astype(np.uint8)
+
+
+class _Probe:
+    """An augmentation that records how it is called and draws from the generator."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[int, ...], torch.dtype, float, float]] = []
+        self.bad_generator = False
+
+    def __call__(self, images: torch.Tensor, generator: Any = None) -> torch.Tensor:
+        if not isinstance(generator, torch.Generator):
+            self.bad_generator = True
+            generator = torch.Generator().manual_seed(12345)
+        self.calls.append((tuple(images.shape), images.dtype, float(images.min()),
+                           float(images.max())))
+        return images + torch.rand(1, generator=generator) * 0.5
+
+
+@checker("XRayDataset", n_random=4)
+def check_xray_dataset(check: Check, *, seed: int, n_random: int) -> None:
+    """Check the ``XRayDataset(images, labels, *, mean, std, augment=None, seed=0)`` class.
+
+    ``len(ds)`` is the number of images; ``ds[i]`` is ``(x, y)`` with ``x`` a float32
+    tensor ``(1, H, W)`` equal to ``(augment(images[i] / 255) - mean) / std`` and ``y`` an
+    int64 0-d tensor. ``augment`` (optional) receives a float32 ``(1, 1, H, W)`` batch in
+    [0, 1] and the dataset's ``torch.Generator`` (seeded with ``seed`` when the dataset is
+    made), once per item. Mismatched lengths raise ``ValueError``. Oracle: NumPy/torch
+    arithmetic and ``torch.utils.data.default_collate`` via a ``DataLoader``.
+    """
+    rng = np.random.default_rng(seed)
+    cases = [("28x28 images, labels (N, 1) as in MedMNIST", _uint8_images(rng, 10, 28),
+              rng.integers(0, 2, size=(10, 1)).astype(np.uint8), 0.5, 0.25),
+             ("uint8 extremes 0 and 255, labels (N,)",
+              np.stack([np.zeros((8, 8)), np.full((8, 8), 255)]).astype(np.uint8),
+              np.array([0, 1]), 0.0, 1.0)]
+    for i in range(n_random):
+        size, n = int(rng.integers(8, 40)), int(rng.integers(3, 12))
+        cases.append((f"random {n} images of {size}x{size} #{i}", _uint8_images(rng, n, size),
+                      rng.integers(0, 2, size=n), float(rng.uniform(0.2, 0.7)),
+                      float(rng.uniform(0.1, 0.4))))
+    for label, images, labels, mean, std in cases:
+        ds = _call(check, label, images, labels, mean=mean, std=std)
+        n, size = images.shape[0], images.shape[1]
+        try:
+            length = len(ds)
+        except Exception as exc:  # noqa: BLE001 - the student's error, reported
+            check.fail(label, f"len(dataset) raised {type(exc).__name__}: {exc}",
+                       "define __len__ returning the number of images")
+        check.equal(length, n, f"{label}, len(dataset)", hint="__len__ returns len(images)")
+        flat = np.asarray(labels).reshape(-1)
+        for i in range(n):
+            item = _getitem(check, ds, i, label)
+            x = _tensor(check, item[0], f"{label}, dataset[{i}] image", shape=(1, size, size),
+                        hint="return the image as (1, H, W): one channel first, as Conv2d "
+                        "expects")
+            expected = torch.from_numpy((images[i].astype(np.float64) / 255 - mean) / std)
+            _close(check, x[0], expected, f"{label}, dataset[{i}] image values",
+                   hint="scale to [0, 1] first (divide by 255), THEN subtract mean and divide "
+                   "by std")
+            y = _tensor(check, item[1], f"{label}, dataset[{i}] label", shape=(),
+                        dtype=torch.int64, hint="return the label as a 0-d int64 tensor "
+                        "(torch.tensor(int(label)) or labels[i] from an int64 tensor); "
+                        "CrossEntropyLoss wants int64 class indices")
+            check.equal(int(y), int(flat[i]), f"{label}, dataset[{i}] label value")
+        loader = torch.utils.data.DataLoader(ds, batch_size=4, shuffle=False)
+        xb, yb = next(iter(loader))
+        _tensor(check, xb, f"{label}, a DataLoader batch of images",
+                shape=(min(4, n), 1, size, size))
+        _tensor(check, yb, f"{label}, a DataLoader batch of labels", shape=(min(4, n),),
+                dtype=torch.int64)
+    # Augmentation: called once per item, on [0, 1] images, with the dataset's generator.
+    images, labels = _uint8_images(rng, 6, 12), rng.integers(0, 2, size=6)
+    for aug_seed in (0, 7):
+        probe = _Probe()
+        case = f"with augment=<a probe>, seed={aug_seed}"
+        ds = _call(check, case, images, labels, mean=0.3, std=0.2, augment=probe, seed=aug_seed)
+        replay = torch.Generator().manual_seed(aug_seed)
+        for i in range(len(images)):
+            x = _getitem(check, ds, i, case)[0]
+            if probe.bad_generator:
+                check.fail(case, "augment was not given the dataset's torch.Generator",
+                           "call self.augment(x, self.generator) with "
+                           "self.generator = torch.Generator().manual_seed(seed)")
+            if len(probe.calls) != i + 1:
+                check.fail(case, f"augment was called {len(probe.calls)} times for {i + 1} "
+                           "items", "call augment exactly once in __getitem__")
+            shape, dtype, low, high = probe.calls[-1]
+            if shape != (1, 1, 12, 12) or dtype != torch.float32:
+                check.fail(case, f"augment received shape {shape} and dtype {dtype}, expected "
+                           "(1, 1, 12, 12) float32", "augment works on a batch: pass x[None] "
+                           "(1, 1, H, W) and take [0] of the result")
+            if low < -1e-6 or high > 1 + 1e-6:
+                check.fail(case, f"augment received values in [{low:.3g}, {high:.3g}], "
+                           "expected images scaled to [0, 1]",
+                           "augment BEFORE normalising: the augmentation clamps to [0, 1]")
+            shift = torch.rand(1, generator=replay) * 0.5
+            expected = ((torch.from_numpy(images[i]).double() / 255 + shift.double()) - 0.3) / 0.2
+            _close(check, x[0], expected, f"{case}, dataset[{i}]",
+                   hint="make ONE generator in __init__ (torch.Generator().manual_seed(seed)) "
+                   "and normalise the augmented image")
+    _expect_error(check, "5 images but 4 labels", ValueError, _uint8_images(rng, 5, 8),
+                  np.zeros(4, np.int64), mean=0.5, std=0.2,
+                  hint="raise ValueError when images and labels differ in length")
+
+
+def _getitem(check: Check, ds: Any, index: int, case: str) -> tuple[Any, Any]:
+    try:
+        item = ds[index]
+    except Exception as exc:
+        raise CheckFailed(check.exercise, f"{case}, dataset[{index}]",
+                          f"raised {type(exc).__name__}: {exc}",
+                          "define __getitem__(self, index) returning (image, label)") from exc
+    if not isinstance(item, tuple) or len(item) != 2:
+        check.fail(f"{case}, dataset[{index}]", f"expected a tuple (image, label), got "
+                   f"{describe(item)}")
+    return item
+
+
+# -- 3. augmentation --------------------------------------------------------------------------
+def _smooth_batch(rng: np.random.Generator, n: int, size: int, low: float = 0.2,
+                  high: float = 0.8) -> torch.Tensor:
+    noise = ndi.gaussian_filter(rng.standard_normal((n, size, size)), sigma=(0, 2.0, 2.0))
+    noise -= noise.min(axis=(1, 2), keepdims=True)
+    noise /= noise.max(axis=(1, 2), keepdims=True)
+    return torch.from_numpy(low + (high - low) * noise).float()[:, None]
+
+
+def _augment(check: Check, case: str, images: torch.Tensor, seed: int, **settings: Any
+             ) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    got = _call(check, case, images, generator, **settings)
+    _tensor(check, got, case, shape=tuple(images.shape),
+            hint="return a batch of the same shape (N, 1, H, W)")
+    if not bool(torch.isfinite(got).all()):
+        check.fail(case, "the result contains NaN or infinity")
+    return got
+
+
+def _interior(size: int, margin: float) -> np.ndarray:
+    c = (size - 1) / 2
+    yy, xx = np.mgrid[:size, :size]
+    return np.hypot(yy - c, xx - c) < size / 2 - margin
+
+
+def _best_rotation(image: np.ndarray, out: np.ndarray, limit: float) -> tuple[float, float]:
+    mask = _interior(image.shape[0], 3.5)
+    best = (math.inf, 0.0)
+    for angle in np.arange(-limit - 1.0, limit + 1.0 + 1e-9, 0.25):
+        rotated = ndi.rotate(image, angle, reshape=False, order=1, mode="constant", cval=0.0)
+        err = float(np.abs(rotated - out)[mask].max())
+        best = min(best, (err, float(angle)))
+    err, coarse = best
+    for angle in np.arange(coarse - 0.25, coarse + 0.25 + 1e-9, 0.025):
+        rotated = ndi.rotate(image, angle, reshape=False, order=1, mode="constant", cval=0.0)
+        err_fine = float(np.abs(rotated - out)[mask].max())
+        best = min(best, (err_fine, float(angle)))
+    return best
+
+
+@checker("augment_batch", n_random=3)
+def check_augment_batch(check: Check, *, seed: int, n_random: int) -> None:
+    """Check ``augment_batch(images, generator, *, max_degrees, max_shift, brightness, contrast)``.
+
+    Per image: a rotation by an angle drawn uniformly in [-max_degrees, max_degrees] about
+    the image centre and a shift by whole pixels (dy, dx) drawn in [-max_shift,
+    max_shift], bilinear, zero outside; then ``(x - m) * c + m + b`` with ``m`` the image's
+    mean, ``c`` in [1 - contrast, 1 + contrast], ``b`` in [-brightness, brightness];
+    clamped to [0, 1]; all draws from ``generator``; no flips. Each part is checked on
+    its own: the rotation against ``scipy.ndimage.rotate``, the shift against
+    ``scipy.ndimage.shift`` (exact, whole pixels), the intensity jitter by recovering
+    ``b`` and ``c`` per image; plus identity at zero magnitudes, determinism under a seed
+    and the [0, 1] range.
+    """
+    rng = np.random.default_rng(seed)
+    zero = {"max_degrees": 0.0, "max_shift": 0, "brightness": 0.0, "contrast": 0.0}
+    batches = [("batch of 12 smooth 28x28 images", _smooth_batch(rng, 12, 28))]
+    batches += [(f"random batch of {n} {s}x{s} images #{i}", _smooth_batch(rng, n, s))
+                for i, (n, s) in enumerate(zip(rng.integers(6, 12, n_random),
+                                               rng.integers(16, 33, n_random)))]
+    for label, images in batches:
+        n, size = images.shape[0], images.shape[-1]
+        case = f"{label}, all magnitudes 0"
+        got = _augment(check, case, images, seed, **zero)
+        _close(check, got, images, case, atol=1e-5, rtol=0,
+               hint="with every magnitude at 0 the images must come back unchanged: no "
+               "flips, and map pixel centres exactly (affine_grid and grid_sample with the "
+               "same align_corners)")
+        settings = {"max_degrees": 10.0, "max_shift": 2, "brightness": 0.1, "contrast": 0.1}
+        case = f"{label}, determinism"
+        first = _augment(check, case + " (seed 3)", images, 3, **settings)
+        again = _augment(check, case + " (seed 3 again)", images, 3, **settings)
+        other = _augment(check, case + " (seed 4)", images, 4, **settings)
+        check.true(bool(torch.equal(first, again)), case, "the same seed gave different "
+                   "batches", "draw every random number from `generator` (torch.rand(..., "
+                   "generator=generator)), never from the global random state")
+        check.true(not bool(torch.equal(first, other)), case, "different seeds gave the same "
+                   "batch", "the random parameters must come from `generator`")
+        twins = images[:1].repeat(n, 1, 1, 1)
+        out = _augment(check, f"{label}, {n} copies of one image", twins, 5, **settings)
+        check.true(not bool(torch.equal(out[0], out[1])), f"{label}, {n} copies of one image",
+                   "identical images got identical transforms",
+                   "draw one set of random parameters PER IMAGE, not one for the whole batch")
+        # Range: strong jitter on bright images must stay within [0, 1].
+        bright = _smooth_batch(rng, n, size, low=0.6, high=1.0)
+        case = f"{label}, brightness=0.5 and contrast=0.5 on bright images"
+        got = _augment(check, case, bright, seed, max_degrees=0.0, max_shift=0,
+                       brightness=0.5, contrast=0.5)
+        check.true(float(got.min()) >= 0 and float(got.max()) <= 1, case,
+                   f"values fall outside [0, 1]: min {float(got.min()):.3f}, max "
+                   f"{float(got.max()):.3f}", "clamp the result to [0, 1] (x.clamp(0, 1))")
+        _check_brightness(check, label, images, seed)
+        _check_contrast(check, label, images, seed)
+        _check_shift(check, label, images, seed)
+    _check_rotation(check, batches[0][1][:8], seed)
+
+
+def _check_brightness(check: Check, label: str, images: torch.Tensor, seed: int) -> None:
+    case = f"{label}, brightness only (0.2)"
+    got = _augment(check, case, images, seed, max_degrees=0.0, max_shift=0, brightness=0.2,
+                   contrast=0.0).double().numpy()[:, 0]
+    x = images.double().numpy()[:, 0]
+    offsets = []
+    for i in range(len(x)):
+        free = (got[i] > 1e-6) & (got[i] < 1 - 1e-6)
+        b = float(np.median((got[i] - x[i])[free]))
+        if not np.allclose(got[i][free], x[i][free] + b, atol=1e-5):
+            check.fail(case, f"image {i} is not the input plus one constant",
+                       "brightness ADDS the same b to every pixel of an image (then clamp)")
+        if abs(b) > 0.2 + 1e-5:
+            check.fail(case, f"image {i} was shifted by {b:+.4f}, outside [-0.2, 0.2]",
+                       "draw b uniformly in [-brightness, brightness]")
+        offsets.append(b)
+    check.true(np.std(offsets) > 0.01, case, f"the brightness offsets {np.round(offsets, 4)} "
+               "do not vary between images", "draw b per image, uniformly in "
+               "[-brightness, brightness]")
+
+
+def _check_contrast(check: Check, label: str, images: torch.Tensor, seed: int) -> None:
+    case = f"{label}, contrast only (0.3)"
+    got = _augment(check, case, images, seed, max_degrees=0.0, max_shift=0, brightness=0.0,
+                   contrast=0.3).double().numpy()[:, 0]
+    x = images.double().numpy()[:, 0]
+    factors = []
+    for i in range(len(x)):
+        m = x[i].mean()
+        free = (got[i] > 1e-6) & (got[i] < 1 - 1e-6)
+        dx, dy = (x[i] - m)[free], (got[i] - m)[free]
+        c = float((dx * dy).sum() / max((dx * dx).sum(), 1e-12))
+        if not np.allclose(dy, c * dx, atol=2e-5):
+            check.fail(case, f"image {i} is not (x - m) * c + m with m the image's mean",
+                       "stretch each image about ITS OWN mean (x.mean(dim=(2, 3), "
+                       "keepdim=True)), not the batch's mean or 0")
+        if not 0.7 - 1e-5 <= c <= 1.3 + 1e-5:
+            check.fail(case, f"image {i} got contrast factor {c:.4f}, outside [0.7, 1.3]",
+                       "draw c uniformly in [1 - contrast, 1 + contrast]")
+        factors.append(c)
+    check.true(np.std(factors) > 0.02, case, f"the contrast factors {np.round(factors, 3)} "
+               "do not vary between images", "draw c per image")
+
+
+def _check_shift(check: Check, label: str, images: torch.Tensor, seed: int) -> None:
+    case = f"{label}, whole-pixel shifts only (max_shift=3)"
+    got = _augment(check, case, images, seed, max_degrees=0.0, max_shift=3, brightness=0.0,
+                   contrast=0.0).double().numpy()[:, 0]
+    x = images.double().numpy()[:, 0]
+    shifts = []
+    for i in range(len(x)):
+        found = None
+        for dy in range(-3, 4):
+            for dx in range(-3, 4):
+                moved = ndi.shift(x[i], (dy, dx), order=0, mode="constant", cval=0.0)
+                if np.allclose(got[i], moved, atol=1e-4):
+                    found = (dy, dx)
+                    break
+            if found:
+                break
+        if found is None:
+            check.fail(case, f"image {i} is not the input moved by whole pixels (|dy|, |dx| "
+                       "<= 3) with zeros coming in", "shift by an integer number of pixels "
+                       "(torch.randint) and fill with 0; torch.roll wraps the opposite edge "
+                       "into view, which no X-ray does")
+        shifts.append(found)
+    check.true(len(set(shifts)) > 1, case, f"every image got the same shift {shifts[0]}",
+               "draw (dy, dx) per image")
+
+
+def _check_rotation(check: Check, images: torch.Tensor, seed: int) -> None:
+    x = images.double().numpy()[:, 0]
+    for limit in (15.0, 3.0):
+        case = f"rotation only (max_degrees={limit:g}) on 8 smooth 28x28 images"
+        got = _augment(check, case, images, seed, max_degrees=limit, max_shift=0,
+                       brightness=0.0, contrast=0.0).double().numpy()[:, 0]
+        angles = []
+        for i in range(len(x)):
+            err, angle = _best_rotation(x[i], got[i], limit)
+            if err > 0.03:
+                check.fail(case, f"image {i} does not match a rotation about the image centre "
+                           f"by any angle within +-{limit:g} degrees (smallest difference "
+                           f"{err:.3f} at {angle:+.2f} degrees)",
+                           "rotate about the centre with affine_grid/grid_sample; convert "
+                           "degrees to radians (math.radians) before cos and sin")
+            if abs(angle) > limit + 0.15:
+                check.fail(case, f"image {i} was rotated by about {angle:+.2f} degrees, "
+                           f"outside +-{limit:g}", "draw the angle uniformly in "
+                           "[-max_degrees, max_degrees]")
+            angles.append(angle)
+        check.true(float(np.std(angles)) > limit / 6, case, f"the angles {np.round(angles, 2)}"
+                   " hardly vary", "draw one angle per image, uniformly in [-max_degrees, "
+                   "max_degrees]")
+
+
+# -- 4. the network ----------------------------------------------------------------------------
+def _leaves(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if not list(m.children())]
+
+
+def _layer_text(kind: str, settings: dict[str, Any]) -> str:
+    inner = ", ".join(f"{k}={v!r}" for k, v in settings.items())
+    return f"{kind}({inner})"
+
+
+def _spec_model() -> nn.Sequential:
+    layers = []
+    for kind, settings in CNN_SPEC:
+        cls = getattr(nn, kind)
+        layers.append(cls(**settings) if kind not in ("Flatten", "ReLU") else cls())
+    return nn.Sequential(*layers)
+
+
+@checker("build_cnn", n_random=3)
+def check_build_cnn(check: Check, *, seed: int, n_random: int) -> None:
+    """Check ``build_cnn() -> torch.nn.Module`` against :data:`CNN_SPEC`.
+
+    Layer structure (types and settings, in order), the number of trainable parameters
+    (:data:`CNN_PARAMETERS`), output shapes for 28 and 64 px inputs, raw logits (no
+    softmax inside the model), and the forward computation itself: the student's weights
+    are copied into a ``torch.nn.Sequential`` built from the specification and both must
+    give the same outputs.
+    """
+    torch.manual_seed(seed)
+    model = check.call("build_cnn()")
+    if not isinstance(model, nn.Module):
+        check.fail("build_cnn()", f"expected a torch.nn.Module, got {describe(model)}",
+                   "return nn.Sequential(...)")
+    leaves = _leaves(model)
+    for index, (kind, settings) in enumerate(CNN_SPEC):
+        case = f"layer {index + 1} of {len(CNN_SPEC)}"
+        if index >= len(leaves):
+            check.fail(case, f"expected {_layer_text(kind, settings)}, but the model has only "
+                       f"{len(leaves)} layers")
+        layer = leaves[index]
+        if type(layer).__name__ != kind:
+            hint = None
+            if type(layer).__name__ == "Softmax":
+                hint = ("no Softmax inside the model: nn.CrossEntropyLoss applies "
+                        "log-softmax itself, so the softmax would be applied twice")
+            check.fail(case, f"expected {_layer_text(kind, settings)}, got {layer}", hint)
+        for key, value in settings.items():
+            got = getattr(layer, key, None)
+            if key == "kernel_size" and kind == "MaxPool2d" and got in ((2, 2), 2):
+                got = 2
+            if key == "output_size" and got in ((1, 1), 1):
+                got = 1
+            if key == "padding" and got == "same":
+                got = (1, 1)
+            if got != value:
+                hint = ("padding=1 keeps the size of the feature map (O = (I - K + 2P)/S + 1)"
+                        if key == "padding" else None)
+                check.fail(case, f"expected {_layer_text(kind, settings)}, got {layer} "
+                           f"({key}={got!r})", hint)
+        check.n_checked += 1
+    if len(leaves) != len(CNN_SPEC):
+        extra = ", ".join(type(m).__name__ for m in leaves[len(CNN_SPEC):])
+        check.fail("layer structure", f"expected {len(CNN_SPEC)} layers, got {len(leaves)} "
+                   f"(extra: {extra})", "nn.CrossEntropyLoss applies log-softmax itself: "
+                   "do not end the model with a Softmax")
+    n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    check.equal(int(n_params), CNN_PARAMETERS, "number of trainable parameters",
+                hint="count: a Conv2d has out*in*3*3 weights + out biases; BatchNorm2d has 2 "
+                "per channel; Linear has out*in + out")
+    oracle = _spec_model()
+    # Give batch normalisation non-trivial statistics (fresh ones are the identity, which
+    # would hide a ReLU placed before it).
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in leaves:
+            if isinstance(layer, nn.BatchNorm2d):
+                layer.weight.uniform_(0.5, 1.5, generator=generator)
+                layer.bias.normal_(0.0, 0.5, generator=generator)
+                layer.running_mean.normal_(0.0, 0.3, generator=generator)
+                layer.running_var.uniform_(0.5, 2.0, generator=generator)
+    student_state = list(model.state_dict().values())
+    oracle_keys = list(oracle.state_dict().keys())
+    if len(student_state) != len(oracle_keys):
+        check.fail("weights", f"expected {len(oracle_keys)} weight and buffer tensors, got "
+                   f"{len(student_state)}")
+    oracle.load_state_dict(dict(zip(oracle_keys, (t.clone() for t in student_state))))
+    rng = np.random.default_rng(seed)
+    sizes = [28, 64] + [int(s) for s in rng.integers(12, 48, n_random)]
+    for size in sizes:
+        case = f"forward pass on a batch of 5 images of {size}x{size}"
+        x = torch.from_numpy(rng.standard_normal((5, 1, size, size))).float()
+        model.eval()
+        oracle.eval()
+        with torch.no_grad():
+            try:
+                out = model(x)
+            except Exception as exc:
+                raise CheckFailed(check.exercise, case, f"the model raised {type(exc).__name__}"
+                                  f": {exc}", "AdaptiveAvgPool2d(1) makes the head work for "
+                                  "any input size") from exc
+            expected = oracle(x)
+        _tensor(check, out, case, shape=(5, 2), hint="the model outputs 2 logits per image")
+        sums = out.sum(dim=1)
+        if bool((out >= 0).all()) and bool(torch.allclose(sums, torch.ones_like(sums))):
+            check.fail(case, "the outputs are probabilities (each row sums to 1)",
+                       "return raw logits; nn.CrossEntropyLoss applies log-softmax itself, "
+                       "a softmax in the model means softmax twice")
+        _close(check, out, expected, case, atol=1e-5, rtol=1e-4,
+               hint="apply the layers in the order of the specification: convolution, "
+               "batch normalisation, ReLU, pooling")
+
+
+# -- 5. training step ----------------------------------------------------------------------------
+def _small_model(seed: int) -> nn.Sequential:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 2))
+
+
+def _batch(rng: np.random.Generator, n: int, size: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.from_numpy(rng.standard_normal((n, 1, size, size))).float()
+    y = torch.from_numpy(rng.integers(0, 2, n)).long()
+    return x, y
+
+
+def _sgd_oracle(model: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float,
+                loss_fn: Callable[..., torch.Tensor]) -> tuple[float, nn.Module]:
+    """Return the loss and the model after one plain SGD step (computed with autograd)."""
+    after = copy.deepcopy(model)
+    after.train()
+    params = [p for p in after.parameters() if p.requires_grad]
+    loss = loss_fn(after(x), y)
+    grads = torch.autograd.grad(loss, params)
+    with torch.no_grad():
+        for p, g in zip(params, grads):
+            p -= lr * g
+    return float(loss), after
+
+
+def _compare_models(check: Check, got: nn.Module, expected: nn.Module, case: str,
+                    hint: str) -> None:
+    for (name, a), b in zip(got.state_dict().items(), expected.state_dict().values()):
+        if a.dtype.is_floating_point:
+            _close(check, a, b, f"{case}, {name} after the step", atol=1e-6, rtol=1e-5,
+                   hint=hint)
+
+
+def _float_loss(check: Check, got: Any, case: str) -> float:
+    if isinstance(got, torch.Tensor):
+        check.fail(case, f"expected a Python float, got {describe(got)}",
+                   "return loss.item(): keeping the tensor keeps its whole computation graph "
+                   "alive, and memory grows with every step")
+    if isinstance(got, bool) or not isinstance(got, float):
+        check.fail(case, f"expected a float, got {describe(got)}", "return loss.item()")
+    return got
+
+
+@checker("train_step", n_random=2)
+def check_train_step(check: Check, *, seed: int, n_random: int) -> None:
+    """Check ``train_step(model, images, labels, optimizer, loss_fn, scaler=None) -> float``.
+
+    The loss returned and the parameters after the step must match one plain SGD step
+    computed independently with ``torch.autograd.grad`` (model in training mode, leftover
+    gradients ignored), twice in a row; with an enabled ``torch.amp.GradScaler`` the step
+    must be the unscaled one and the scaler updated; and the loss must fall when the
+    function is called repeatedly on one fixed mini-batch.
+    """
+    rng = np.random.default_rng(seed)
+    loss_fn = nn.CrossEntropyLoss()
+    for round_ in range(1 + n_random):
+        model = _small_model(seed + round_)
+        model.eval()  # the student's step must switch to training mode itself
+        for p in model.parameters():
+            p.grad = torch.full_like(p, 3.0)  # leftovers that must not leak into the step
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        for step in (1, 2):
+            x, y = _batch(rng, 8)
+            case = f"round {round_ + 1}, step {step} (SGD lr=0.1, model given in eval mode)"
+            expected_loss, expected_model = _sgd_oracle(model, x, y, 0.1, loss_fn)
+            got = _float_loss(check, _call(check, case, model, x, y, optimizer, loss_fn), case)
+            check.number(got, expected_loss, case + ", returned loss", rtol=1e-5, atol=1e-6,
+                         hint="compute the loss in TRAINING mode (model.train()): batch norm "
+                         "then uses the batch's statistics")
+            _compare_models(check, model, expected_model, case,
+                            "call optimizer.zero_grad() before loss.backward(), then "
+                            "optimizer.step(); leftover gradients must not add up")
+    # With a gradient scaler (what AMP uses on CUDA): the update must be unscaled.
+    model = _small_model(seed + 50)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    x, y = _batch(rng, 8)
+    case = "with scaler=torch.amp.GradScaler(init_scale=1024)"
+    expected_loss, expected_model = _sgd_oracle(model, x, y, 0.1, loss_fn)
+    got = _float_loss(check, _call(check, case, model, x, y, optimizer, loss_fn, scaler), case)
+    check.number(got, expected_loss, case + ", returned loss", rtol=1e-5, atol=1e-6,
+                 hint="return the unscaled loss (loss.item()), not scaler.scale(loss); enable "
+                 "autocast only for CUDA tensors (on the CPU it would switch to bfloat16)")
+    _compare_models(check, model, expected_model, case,
+                    "with a scaler: scaler.scale(loss).backward(); scaler.step(optimizer); "
+                    "scaler.update(). optimizer.step() alone would apply gradients 1024x too "
+                    "large")
+    tracker = scaler.state_dict().get("_growth_tracker", 1)
+    check.true(int(tracker) == 1, case, "scaler.update() was not called after the step",
+               "call scaler.update() after scaler.step(optimizer)")
+    # The loss must fall on a fixed mini-batch.
+    model = _small_model(seed + 99)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    x, y = _batch(rng, 16)
+    case = "40 steps on one fixed mini-batch of 16 (Adam lr=0.05)"
+    losses = [_float_loss(check, _call(check, case, model, x, y, optimizer, loss_fn), case)
+              for _ in range(40)]
+    check.true(losses[-1] < 0.5 * losses[0], case, f"the loss went from {losses[0]:.4f} to "
+               f"{losses[-1]:.4f}; it should at least halve", "a training step that learns "
+               "drives the loss on a fixed batch towards 0")
+
+
+# -- 6. training epoch ---------------------------------------------------------------------------
+@checker("train_epoch", n_random=2)
+def check_train_epoch(check: Check, *, seed: int, n_random: int) -> None:
+    """Check ``train_epoch(model, loader, optimizer, loss_fn, *, device, scaler, progress)``.
+
+    One pass over the loader, one training step per batch; returns the mean loss per
+    IMAGE (batches weighted by their size: the last batch is smaller). Oracle: sequential
+    plain SGD steps computed with ``torch.autograd.grad``.
+    """
+    rng = np.random.default_rng(seed)
+    loss_fn = nn.CrossEntropyLoss()
+    sizes = [(30, 8), (17, 5)] + [(int(rng.integers(10, 40)), int(rng.integers(3, 9)))
+                                  for _ in range(n_random)]
+    for n, batch_size in sizes:
+        case = f"{n} images in batches of {batch_size} (SGD lr=0.05)"
+        x, y = _batch(rng, n)
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y),
+                                             batch_size=batch_size, shuffle=False)
+        model = _small_model(seed + n)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+        expected_model, total = model, 0.0
+        for start in range(0, n, batch_size):
+            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+            loss, expected_model = _sgd_oracle(expected_model, xb, yb, 0.05, loss_fn)
+            total += loss * len(yb)
+        got = _float_loss(check, _call(check, case, model, loader, optimizer, loss_fn,
+                                       device=torch.device("cpu"), progress=False), case)
+        _compare_models(check, model, expected_model, case,
+                        "take one training step (your train_step) per batch, in the "
+                        "loader's order, over ALL batches")
+        check.number(got, total / n, case + ", mean loss", rtol=1e-5, atol=1e-6,
+                     hint="weight each batch's loss by its number of images and divide by the "
+                     "number of images; the mean of the batch means over-weights the last, "
+                     "smaller batch")
+
+
+# -- 7. checkpoints ---------------------------------------------------------------------------
+def _same_state(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and \
+            a.shape == b.shape and bool(torch.equal(a.cpu(), b.cpu()))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_state(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
+@checker("save_checkpoint", n_random=1)
+def check_save_checkpoint(check: Check, *, seed: int, n_random: int) -> None:
+    """Check ``save_checkpoint(path, model, optimizer, epoch, metrics)``.
+
+    The file must load with ``torch.load(path, weights_only=True)`` (state dictionaries
+    and plain values only, no pickled objects) into a dict with ``"model"`` (the model's
+    ``state_dict``), ``"optimizer"`` (the optimizer's ``state_dict``), ``"epoch"`` (int)
+    and ``"metrics"`` (dict). Saving twice to the same path replaces the file; no
+    temporary file may be left beside it.
+    """
+    rng = np.random.default_rng(seed)
+    loss_fn = nn.CrossEntropyLoss()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "checkpoint.pt")
+        for round_ in range(1 + n_random):
+            model = _small_model(seed + round_)
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            x, y = _batch(rng, 8)
+            loss_fn(model(x), y).backward()
+            optimizer.step()  # so that the optimizer has state (Adam's moments)
+            epoch = int(rng.integers(1, 30))
+            metrics = {"val_auc": float(rng.uniform(0.5, 1)), "data": "synthetic"}
+            case = f"round {round_ + 1}: epoch {epoch}, Adam after one step"
+            _call(check, case, path, model, optimizer, epoch, metrics)
+            if not os.path.isfile(path):
+                check.fail(case, f"no file was written at {Path(path).name}",
+                           "torch.save(state, path)")
+            leftovers = sorted(set(os.listdir(folder)) - {"checkpoint.pt"})
+            check.true(not leftovers, case, f"files were left beside the checkpoint: "
+                       f"{leftovers}", "write to path + '.tmp', then os.replace(tmp, path)")
+            try:
+                state = torch.load(path, weights_only=True)
+            except Exception as exc:
+                raise CheckFailed(check.exercise, case, "torch.load(path, weights_only=True) "
+                                  f"failed: {type(exc).__name__}: {str(exc)[:200]}",
+                                  "save state_dict()s and plain values, not the model object: "
+                                  "loading pickled objects can run arbitrary code, so "
+                                  "careful readers refuse them") from exc
+            if not isinstance(state, dict):
+                check.fail(case, f"expected a dict in the file, got {describe(state)}")
+            check.equal(sorted(state), ["epoch", "metrics", "model", "optimizer"],
+                        case + ", keys", hint="save {'model': ..., 'optimizer': ..., "
+                        "'epoch': ..., 'metrics': ...}")
+            check.true(_same_state(state["model"], model.state_dict()), case,
+                       "state['model'] is not the model's state_dict()",
+                       "save model.state_dict()")
+            check.true(_same_state(state["optimizer"], optimizer.state_dict()), case,
+                       "state['optimizer'] is not the optimizer's state_dict()",
+                       "save optimizer.state_dict() too: without Adam's moments a resumed "
+                       "run does not continue where it stopped")
+            check.equal(state["epoch"], epoch, case + ", epoch",
+                        hint="save the epoch as a plain int")
+            check.equal(state["metrics"], metrics, case + ", metrics")
+            fresh = _small_model(seed + 1000)
+            fresh_optimizer = torch.optim.Adam(fresh.parameters(), lr=1e-3)
+            try:
+                fresh.load_state_dict(state["model"])
+                fresh_optimizer.load_state_dict(state["optimizer"])
+            except Exception as exc:
+                raise CheckFailed(check.exercise, case, f"restoring failed: {exc}") from exc
+            check.n_checked += 1
+
+
+# -- 8. ROC AUC ---------------------------------------------------------------------------------
+def _score_cases(rng: np.random.Generator, n: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    yield "perfect ranking", np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9])
+    yield "inverted ranking", np.array([1, 1, 0, 0]), np.array([0.1, 0.2, 0.8, 0.9])
+    yield "all scores tied", np.array([0, 1, 0, 1, 1]), np.full(5, 0.7)
+    yield ("ties across classes (count half)", np.array([0, 0, 1, 1, 0, 1]),
+           np.array([0.3, 0.5, 0.5, 0.9, 0.9, 0.2]))
+    yield ("every score above 0.5 (hard labels would say nothing)",
+           np.array([0, 0, 0, 1, 1, 1, 1]), np.array([0.6, 0.7, 0.85, 0.8, 0.9, 0.95, 0.65]))
+    yield ("logits (not probabilities) and int labels", np.array([1, 0, 1, 0, 0]),
+           np.array([2.5, -1.0, 0.3, 0.3, -3.0]))
+    yield ("labels of shape (N, 1) as in MedMNIST", np.array([[0], [1], [1], [0]]),
+           np.array([0.2, 0.6, 0.4, 0.5]))
+    for i in range(n):
+        size = int(rng.integers(5, 400))
+        y = rng.integers(0, 2, size)
+        y[:2] = [0, 1]
+        s = np.round(rng.normal(y * rng.uniform(0, 2), 1.0), int(rng.integers(0, 3)))
+        yield f"random {size} cases with ties #{i}", y, s
+
+
+@checker("roc_auc", n_random=12)
+def check_roc_auc(check: Check, *, seed: int, n_random: int) -> None:
+    """Check ``roc_auc(y_true, scores) -> float`` written by hand.
+
+    The AUC is the probability that a random positive scores higher than a random
+    negative, ties counting one half. Oracle: ``sklearn.metrics.roc_auc_score``. A single
+    class or mismatched lengths raise ``ValueError``.
+    """
+    rng = np.random.default_rng(seed)
+    for label, y, s in _score_cases(rng, n_random):
+        got = check.call(label, y, s)
+        expected = float(roc_auc_score(np.asarray(y).reshape(-1), s))
+        check.number(got, expected, label, rtol=1e-9, atol=1e-12,
+                     hint="use the SCORES, not labels thresholded at 0.5; compare every "
+                     "positive with every negative (or use ranks), a tie counts 1/2; label 1 "
+                     "is the positive class")
+    check.expect_error("only positives", ValueError, np.ones(4, int), np.arange(4.0),
+                       hint="the AUC is undefined with one class: raise ValueError")
+    check.expect_error("only negatives", ValueError, np.zeros(3, int), np.arange(3.0),
+                       hint="the AUC is undefined with one class: raise ValueError")
+    check.expect_error("3 labels, 4 scores", ValueError, np.array([0, 1, 0]), np.arange(4.0),
+                       hint="raise ValueError when the lengths differ")
+
+
+# -- 9. metrics at a threshold ------------------------------------------------------------------
+@checker("threshold_metrics", n_random=12)
+def check_threshold_metrics(check: Check, *, seed: int, n_random: int) -> None:
+    """Check ``threshold_metrics(y_true, scores, threshold=0.5) -> dict``.
+
+    Keys: ``"confusion"`` (int64 array ``[[TN, FP], [FN, TP]]``, scikit-learn's layout),
+    ``"sensitivity"`` (TP / (TP + FN)) and ``"specificity"`` (TN / (TN + FP)), NaN when
+    undefined; predicted positive when ``score >= threshold``. Oracle:
+    ``sklearn.metrics.confusion_matrix`` and ``recall_score`` (``pos_label`` 1 and 0).
+    """
+    rng = np.random.default_rng(seed)
+    cases = [(label, y, s, 0.5) for label, y, s in list(_score_cases(rng, 0))]
+    cases += [
+        ("a score exactly at the threshold counts as positive", np.array([0, 1, 0, 1]),
+         np.array([0.3, 0.3, 0.2, 0.9]), 0.3),
+        ("imbalanced: 8 positives, 2 negatives", np.array([1] * 8 + [0] * 2),
+         np.array([0.9, 0.8, 0.7, 0.6, 0.4, 0.95, 0.55, 0.3, 0.6, 0.2]), 0.5),
+        ("threshold 0: everything positive", np.array([0, 1, 1, 0]),
+         np.array([0.0, 0.2, 0.9, 0.4]), 0.0),
+        ("threshold above every score: everything negative", np.array([0, 1, 1, 0]),
+         np.array([0.1, 0.2, 0.9, 0.4]), 1.01),
+        ("no positives at all (sensitivity undefined: NaN)", np.zeros(4, int),
+         np.array([0.1, 0.6, 0.7, 0.2]), 0.5),
+        ("no negatives at all (specificity undefined: NaN)", np.ones(3, int),
+         np.array([0.1, 0.6, 0.7]), 0.5),
+    ]
+    for i in range(n_random):
+        size = int(rng.integers(3, 300))
+        y = rng.integers(0, 2, size)
+        s = np.round(rng.uniform(0, 1, size), 2)
+        cases.append((f"random {size} cases #{i}", y, s, float(np.round(rng.uniform(0.1, 0.9),
+                                                                        2))))
+    for label, y, s, threshold in cases:
+        case = f"{label}, threshold={threshold:g}"
+        got = check.call(case, y, s, threshold)
+        if not isinstance(got, dict):
+            check.fail(case, f"expected a dict, got {describe(got)}",
+                       "return {'confusion': ..., 'sensitivity': ..., 'specificity': ...}")
+        check.equal(sorted(got), ["confusion", "sensitivity", "specificity"], case + ", keys")
+        flat = np.asarray(y).reshape(-1)
+        predicted = (np.asarray(s) >= threshold).astype(np.int64)
+        expected = confusion_matrix(flat, predicted, labels=[0, 1]).astype(np.int64)
+        check.array(got["confusion"], expected, case + ", confusion matrix", dtype="integer",
+                    hint="rows are the TRUE class, columns the PREDICTED class: [[TN, FP], "
+                    "[FN, TP]]; predict positive when score >= threshold")
+        sens = float(recall_score(flat, predicted, pos_label=1, zero_division=np.nan))
+        spec = float(recall_score(flat, predicted, pos_label=0, zero_division=np.nan))
+        swapped = ("sensitivity is the fraction of the truly POSITIVE (sick) found: TP / (TP + "
+                   "FN); specificity the fraction of the truly negative cleared: TN / (TN + "
+                   "FP); return NaN when the denominator is 0")
+        check.number(got["sensitivity"], sens, case + ", sensitivity", rtol=1e-9, hint=swapped)
+        check.number(got["specificity"], spec, case + ", specificity", rtol=1e-9, hint=swapped)
+
+
+# -- 10. bootstrap confidence interval ---------------------------------------------------------
+def _bootstrap_oracle(y: np.ndarray, s: np.ndarray, n_boot: int, alpha: float,
+                      seed: int) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    aucs = []
+    for _ in range(n_boot):
+        index = rng.integers(0, len(y), size=len(y))
+        if np.unique(y[index]).size < 2:
+            continue
+        aucs.append(roc_auc_score(y[index], s[index]))
+    low, high = np.percentile(aucs, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return float(low), float(high)
+
+
+@checker("bootstrap_auc_ci", n_random=3)
+def check_bootstrap_auc_ci(check: Check, *, seed: int, n_random: int) -> None:
+    """Check ``bootstrap_auc_ci(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0)``.
+
+    The procedure is fixed so that results are exactly reproducible: ``rng =
+    numpy.random.default_rng(seed)``; ``n_boot`` times draw ``index = rng.integers(0, n,
+    size=n)`` and, when both classes are present, record the AUC of ``(y[index],
+    scores[index])`` (resamples with one class are skipped); return the ``100 * alpha / 2``
+    and ``100 * (1 - alpha / 2)`` percentiles (``numpy.percentile``) as a tuple of two
+    floats. Oracle: that procedure with ``sklearn.metrics.roc_auc_score``.
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i, (n, n_boot, alpha) in enumerate([(60, 200, 0.05), (25, 120, 0.05), (80, 150, 0.2)]
+                                           + [(int(rng.integers(15, 120)),
+                                               int(rng.integers(40, 150)),
+                                               float(rng.choice([0.05, 0.1, 0.2])))
+                                              for _ in range(n_random)]):
+        y = rng.integers(0, 2, n)
+        y[:2] = [0, 1]
+        s = np.round(rng.normal(y * 1.2, 1.0), 2)
+        cases.append((f"{n} cases, n_boot={n_boot}, alpha={alpha:g} #{i}", y, s, n_boot, alpha,
+                      int(rng.integers(0, 1000))))
+    y, s = np.array([0, 1, 0, 1, 1, 0]), np.array([0.2, 0.9, 0.4, 0.3, 0.8, 0.1])
+    cases.append(("6 cases: many resamples have one class", y, s, 200, 0.05, 3))
+    for label, y, s, n_boot, alpha, boot_seed in cases:
+        case = f"{label}, seed={boot_seed}"
+        got = check.call(case, y, s, n_boot=n_boot, alpha=alpha, seed=boot_seed)
+        if not isinstance(got, tuple) or len(got) != 2:
+            check.fail(case, f"expected a tuple (low, high), got {describe(got)}",
+                       "return (float(low), float(high))")
+        low, high = _bootstrap_oracle(y, s, n_boot, alpha, boot_seed)
+        procedure = ("follow the procedure exactly: rng = np.random.default_rng(seed); for "
+                     "each of n_boot rounds index = rng.integers(0, n, size=n), skip the round "
+                     "if y[index] has one class, else keep the AUC of (y[index], "
+                     "scores[index]) - labels and scores resampled TOGETHER; then "
+                     "np.percentile(aucs, [100 * alpha / 2, 100 * (1 - alpha / 2)])")
+        check.number(got[0], low, case + ", lower bound", rtol=1e-9, atol=1e-12, hint=procedure)
+        check.number(got[1], high, case + ", upper bound", rtol=1e-9, atol=1e-12,
+                     hint=procedure)
+    label, y, s, n_boot, alpha, boot_seed = cases[1]
+    case = f"{label}, seed={boot_seed}, called twice"
+    first = check.call(case, y, s, n_boot=n_boot, alpha=alpha, seed=boot_seed)
+    again = check.call(case, y, s, n_boot=n_boot, alpha=alpha, seed=boot_seed)
+    check.true(tuple(map(float, again)) == tuple(map(float, first)), case,
+               "a second call with the same seed gave a different interval",
+               "use np.random.default_rng(seed), not the global np.random state")
+
+
+# -- 11. the trained model ---------------------------------------------------------------------
+def quality_band(synthetic: bool) -> float:
+    """Return the minimum test ROC AUC a trained model must reach.
+
+    Parameters
+    ----------
+    synthetic : bool
+        Whether the lesson runs on the synthetic stand-in.
+
+    Returns
+    -------
+    float
+        0.90 on real PneumoniaMNIST (published 28 px models reach 0.94-0.95; the lesson's
+        small network gets about 0.95 after one epoch), 0.85 on the synthetic data (whose
+        flipped labels cap any model near 0.95).
+    """
+    return 0.85 if synthetic else 0.90
+
+
+@checker("trained_model", n_random=0)
+def check_trained_model(check: Check, *, seed: int, n_random: int, checkpoint: Any = "model.pt",
+                        data: Any = None) -> None:
+    """Grade a saved model: load the checkpoint, evaluate it on the held-out test split.
+
+    Parameters (beyond the checker's)
+    ---------------------------------
+    checkpoint : path, default "model.pt"
+        The file written by the student's ``save_checkpoint``; its ``metrics`` must hold
+        ``"mean"``, ``"std"`` (the normalisation) and ``"data_fingerprint"``.
+    data : course_utils.medmnist.MedMNISTData
+        The lesson's data; the model is scored on ``data.images["test"]``.
+
+    The student function is ``build_cnn``; the weights are loaded into a fresh network
+    (strictly), the test images are normalised with the saved mean and std, and the ROC
+    AUC of the softmax probability of class 1 (``sklearn.metrics.roc_auc_score``) must
+    reach :func:`quality_band`.
+    """
+    from course_utils.medmnist import MedMNISTData
+
+    if not isinstance(data, MedMNISTData):
+        raise TypeError(f"data must be MedMNISTData, got {describe(data)}")
+    case = f"checkpoint {os.fspath(checkpoint)!r}"
+    if not os.path.isfile(checkpoint):
+        check.fail(case, "the file does not exist",
+                   "run the training cell: it saves the best model with save_checkpoint")
+    try:
+        state = torch.load(checkpoint, weights_only=True, map_location="cpu")
+    except Exception as exc:
+        raise CheckFailed(check.exercise, case, f"could not be loaded with weights_only=True: "
+                          f"{type(exc).__name__}: {str(exc)[:200]}",
+                          "save it with your save_checkpoint") from exc
+    if not isinstance(state, dict) or not {"model", "metrics"} <= set(state):
+        check.fail(case, "expected a dict with 'model' and 'metrics'")
+    metrics = state["metrics"]
+    for key in ("mean", "std", "data_fingerprint"):
+        if key not in metrics:
+            check.fail(case, f"metrics lack {key!r}", "the training cell stores the "
+                       "normalisation and the data's fingerprint in the metrics")
+    if metrics["data_fingerprint"] != data.fingerprint:
+        check.fail(case, f"the model was trained on other data (fingerprint "
+                   f"{metrics['data_fingerprint']}, this run's data is {data.fingerprint}: "
+                   f"{data.name})", "run the training cell again with this data")
+    model = check.call("build_cnn()")
+    try:
+        model.load_state_dict(state["model"])
+    except Exception as exc:
+        raise CheckFailed(check.exercise, case, f"the weights do not fit build_cnn(): {exc}",
+                          "train and save the network that build_cnn() returns") from exc
+    x = torch.from_numpy(data.images["test"]).float().div(255)[:, None]
+    x = (x - float(metrics["mean"])) / float(metrics["std"])
+    model.eval()
+    with torch.no_grad():
+        scores = torch.cat([torch.softmax(model(x[i:i + 512]), dim=1)[:, 1]
+                            for i in range(0, len(x), 512)]).double().numpy()
+    if not np.isfinite(scores).all():
+        check.fail(case, "the model's outputs contain NaN or infinity")
+    auc = float(roc_auc_score(data.labels["test"], scores))
+    band = quality_band(data.synthetic)
+    which = "synthetic stand-in" if data.synthetic else "real PneumoniaMNIST"
+    check.true(auc >= band, case, f"test ROC AUC {auc:.3f} on the {which} test split is below "
+               f"the required {band:.2f}", "train longer or check the training loop (the "
+               "loss should fall epoch after epoch)")
+    print(f"Test ROC AUC on the held-out {which} test split ({len(x)} images): {auc:.3f} "
+          f"(required >= {band:.2f})")
