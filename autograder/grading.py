@@ -301,7 +301,9 @@ def _grade_one(course_root: Path, lesson: str, student: str, token: str, timeout
         result.status = "failed"
         if "DeadKernelError" in log or "Kernel died" in log:
             result.reasons = ["the kernel died while the notebook ran (a crash, os._exit or "
-                              "running out of memory), so it could not be graded"]
+                              "running out of memory): its final integrity check could not "
+                              "run, so no test result can be trusted and it scores zero; "
+                              "check the grading log, fix the cause and grade it again"]
         else:
             result.reasons = [f"nbgrader could not grade it: {_last_error(log)}"]
         result.score, result.max_score = 0.0, _max_score(course_root, lesson)
