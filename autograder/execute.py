@@ -56,6 +56,7 @@ def execute(
     kernel_env.update(env or {})
     client = NotebookClient(
         nb,
+        config=_kernel_config(),
         timeout=timeout,
         kernel_name="python3",
         allow_errors=True,
@@ -63,6 +64,22 @@ def execute(
     )
     client.execute(env=kernel_env)
     return nb
+
+
+def _kernel_config():
+    """Kernels on private IPC sockets (see nbgrader_config.py for why)."""
+    import tempfile
+    import uuid
+
+    from traitlets.config import Config
+
+    config = Config()
+    if os.name == "posix":
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = os.path.join(
+            tempfile.gettempdir(), f"course-kernel-{uuid.uuid4().hex[:12]}"
+        )
+    return config
 
 
 def _text(cell: nbformat.NotebookNode) -> str:

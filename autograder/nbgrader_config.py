@@ -5,6 +5,7 @@ Values that tests and instructors may need to change come from environment varia
 """
 
 import os
+import tempfile
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
@@ -29,6 +30,12 @@ c.CourseDirectory.ignore = [
 c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "300"))
 c.Execute.interrupt_on_timeout = True
 c.Execute.kernel_name = "python3"
+# Kernels talk over local IPC sockets named after this process. With TCP, kernels started
+# at the same moment by parallel graders can pick the same free ports, and a grader then
+# waits on a kernel that is not its own until the cell timeout.
+if os.name == "posix":
+    c.KernelManager.transport = "ipc"
+    c.KernelManager.ip = os.path.join(tempfile.gettempdir(), f"course-kernel-{os.getpid()}")
 
 # Deleted test cells come back from the gradebook (and score as they run).
 c.OverwriteCells.add_missing_cells = True
