@@ -268,6 +268,19 @@ def _max_score(course_root: Path, lesson: str) -> float:
         return float(gradebook.find_assignment(lesson).max_score)
 
 
+def package_digest() -> str:
+    """A digest of course_utils' installed source files (a submission must not change them)."""
+    import hashlib
+
+    import course_utils
+
+    root = Path(course_utils.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _grade_one(course_root: Path, lesson: str, student: str, token: str, timeout: int) -> Result:
     result = _load_report(course_root, lesson, student)
     result.status, result.reasons = "graded", list(
@@ -380,13 +393,32 @@ def autograde(
     chosen = [s for s in everyone if not students or s in students]
     token = secrets.token_hex(16)
     workers = max(1, jobs or os.cpu_count() or 1)
+    pristine = package_digest()
+    tampered: list[str] = []
+
+    def grade(student: str) -> Result:
+        if tampered:
+            return Result(student, lesson, "failed", 0.0, _max_score(course_root, lesson), [
+                f"not graded: {tampered[0]}'s submission changed the course_utils files on "
+                "disk; reinstall course_utils (git checkout course_utils) and grade again"])
+        result = _grade_one(course_root, lesson, student, token, timeout)
+        if package_digest() != pristine:
+            tampered.append(student)
+            result.status, result.score = "integrity", 0.0
+            result.reasons = ["the notebook changed the course_utils files on disk"]
+            _zero_notebook_if_graded(course_root, lesson, student, result.reasons[0])
+        return result
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(
-            lambda student: _grade_one(course_root, lesson, student, token, timeout), chosen
-        ))
+        results = list(pool.map(grade, chosen))
     for result in results:
         _save_report(course_root, result)
     return results
+
+
+def _zero_notebook_if_graded(course_root: Path, lesson: str, student: str, reason: str) -> None:
+    if _scores(course_root, lesson, student) is not None:
+        _zero_notebook(course_root, lesson, student, reason)
 
 
 # -- feedback ------------------------------------------------------------------------------

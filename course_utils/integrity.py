@@ -4,7 +4,8 @@ Every lesson ends with a locked, hidden test cell that calls :func:`verify`. It 
 the ways student code can make failing tests look like passing ones:
 
 * a checker (or any function of ``course_utils``) replaced or patched: each module's
-  functions and classes are compared with a fresh copy compiled from the installed files;
+  functions and classes are compared with a fresh copy compiled from the module's source
+  as it was when first imported (and the file on disk must not have changed since);
 * an oracle replaced (``scipy.ndimage.correlate = ...``), or ``numpy.testing``'s asserts:
   each must still be the library's own object, defined inside that library (lessons name
   their oracles with :func:`watch`);
@@ -30,7 +31,6 @@ from __future__ import annotations
 import builtins
 import hashlib
 import importlib
-import importlib.util
 import inspect
 import os
 import sys
@@ -143,6 +143,7 @@ def _oracle_names() -> list[str]:
 # -- the snapshot ---------------------------------------------------------------------------
 _SNAPSHOT: dict[str, Any] = {}
 _EXTRA_ORACLES: list[str] = []
+_SOURCES: dict[str, str] = {}
 
 
 def _ipython() -> Any:
@@ -153,8 +154,21 @@ def _ipython() -> Any:
     return get_ipython()
 
 
+def _record_sources() -> None:
+    # The source text of every course_utils module loaded so far, as it was when loaded.
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if (name == "course_utils" or name.startswith("course_utils.")) and path:
+            if name not in _SOURCES and _is_inside(path, _PACKAGE_DIR):
+                try:
+                    _SOURCES[name] = Path(path).read_text(encoding="utf-8")
+                except OSError:  # pragma: no cover - the installed files are readable
+                    continue
+
+
 def snapshot() -> None:
     """Record the watched objects as they are now (called once, at first import)."""
+    _record_sources()
     for name in _WATCHED_BUILTINS:
         _SNAPSHOT.setdefault(f"builtins.{name}", getattr(builtins, name, None))
     for name in _oracle_names():
@@ -177,6 +191,7 @@ def watch(*names: str) -> None:
     Each lesson's checker module calls this at import with the library functions it
     trusts as oracles, so replacing one of them is caught.
     """
+    _record_sources()
     for name in names:
         _EXTRA_ORACLES.append(name)
         try:
@@ -230,16 +245,17 @@ def _code_fingerprint(code: types.CodeType) -> Any:
     return (code.co_code, consts, code.co_names)
 
 
-def _fresh_copy(name: str, path: str) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_course_utils_fresh_.{name}", path)
-    if spec is None or spec.loader is None:  # pragma: no cover
-        raise ImportError(path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while executing
+def _fresh_copy(name: str, path: str, source: str) -> types.ModuleType:
+    fresh_name = f"_course_utils_fresh_.{name}"
+    module = types.ModuleType(fresh_name)
+    module.__file__ = path
+    if Path(path).name == "__init__.py":
+        module.__path__ = [str(Path(path).parent)]
+    sys.modules[fresh_name] = module  # dataclasses look their module up while executing
     try:
-        spec.loader.exec_module(module)
+        exec(compile(source, path, "exec"), module.__dict__)  # noqa: S102
     finally:
-        sys.modules.pop(spec.name, None)
+        sys.modules.pop(fresh_name, None)
     return module
 
 
@@ -254,9 +270,17 @@ def _check_course_modules(problems: list[str]) -> None:
             )
             continue
         try:
-            fresh = _fresh_copy(name, path)
-        except Exception as exc:  # pragma: no cover - the installed files compile
+            on_disk = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
             problems.append(f"could not re-read {name} from disk: {exc}")
+            continue
+        source = _SOURCES.get(name, on_disk)
+        if on_disk != source:
+            problems.append(f"the file of {name} was changed on disk while the notebook ran")
+        try:
+            fresh = _fresh_copy(name, path, source)
+        except Exception as exc:  # pragma: no cover - the installed files compile
+            problems.append(f"could not re-read {name}: {exc}")
             continue
         for attr, original in vars(fresh).items():
             if not isinstance(original, (types.FunctionType, type, types.ModuleType)):

@@ -2,6 +2,7 @@
 
 import csv
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +139,17 @@ def test_chained_tracebacks_are_attributed_to_the_outermost_frame():
     clean = grading.sanitise_cell(cell)
     assert "Hidden tests: 0 of 1 passed." in clean.source
     assert clean.outputs[0]["traceback"] == ["CheckFailed: [x | case] wrong"]
+
+
+def test_package_digest_sees_any_change_to_course_utils_files(tmp_path, monkeypatch):
+    import course_utils
+
+    copy = tmp_path / "course_utils"
+    shutil.copytree(Path(course_utils.__file__).parent, copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(course_utils, "__file__", str(copy / "__init__.py"))
+    before = grading.package_digest()
+    assert grading.package_digest() == before
+    target = copy / "checks" / "lesson00.py"
+    target.write_text(target.read_text(encoding="utf-8") + "\n# tampered\n", encoding="utf-8")
+    assert grading.package_digest() != before

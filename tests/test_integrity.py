@@ -84,3 +84,14 @@ def test_replaced_builtins_are_detected_and_do_not_break_the_guard(folder, name)
     finally:
         setattr(builtins, name, original)
     assert f"builtins.{name} was replaced" in problems
+
+
+def test_a_module_file_changed_on_disk_after_import_is_detected(folder, monkeypatch):
+    name = "course_utils.checks.lesson00"
+    monkeypatch.setitem(integrity._SOURCES, name, integrity._SOURCES[name] + "\n# edited\n")
+    assert any("changed on disk" in p for p in integrity.find_problems(folder))
+
+
+def test_sources_are_recorded_when_the_checks_are_imported():
+    assert "course_utils.checks._core" in integrity._SOURCES
+    assert "course_utils.checks.lesson00" in integrity._SOURCES
