@@ -41,6 +41,8 @@ def show_image(
     vmin: float | None = None,
     vmax: float | None = None,
     colorbar: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
 ) -> Any:
     """Show a 2-D grayscale or RGB image with its physical aspect ratio.
 
@@ -61,6 +63,10 @@ def show_image(
         Display range for grayscale images.
     colorbar : str, optional
         Label of a colour bar to add (for example ``"HU"``); no colour bar when None.
+    xlabel, ylabel : str, optional
+        Axis labels, for example ``"y: front -> back (mm)"`` for a sagittal view. By
+        default "x (mm)" and "y (mm)" with ``spacing``, "column (pixels)" and
+        "row (pixels)" without.
 
     Returns
     -------
@@ -84,13 +90,13 @@ def show_image(
         extent = (0, cols * float(spacing[1]), rows * float(spacing[0]), 0)
         shown = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, extent=extent, aspect="equal",
                           interpolation="nearest")
-        ax.set_xlabel("x (mm)")
-        ax.set_ylabel("y (mm)")
+        default_labels = ("x (mm)", "y (mm)")
     else:
         shown = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, aspect=aspect,
                           interpolation="nearest")
-        ax.set_xlabel("column (pixels)")
-        ax.set_ylabel("row (pixels)")
+        default_labels = ("column (pixels)", "row (pixels)")
+    ax.set_xlabel(default_labels[0] if xlabel is None else xlabel)
+    ax.set_ylabel(default_labels[1] if ylabel is None else ylabel)
     if title:
         ax.set_title(title)
     if colorbar and image.ndim == 2:
@@ -105,6 +111,8 @@ def show_hu(
     window: tuple[float, float] = (40.0, 400.0),
     title: str | None = None,
     ax: Any = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
 ) -> Any:
     """Show a CT image in Hounsfield units through a window, with an HU colour bar.
 
@@ -120,6 +128,8 @@ def show_hu(
         Axes title; the window is appended.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    xlabel, ylabel : str, optional
+        Axis labels, as for :func:`show_image`.
 
     Returns
     -------
@@ -139,4 +149,6 @@ def show_hu(
         vmin=centre - width / 2,
         vmax=centre + width / 2,
         colorbar="HU",
+        xlabel=xlabel,
+        ylabel=ylabel,
     )

@@ -44,6 +44,21 @@ def test_show_image_uses_physical_extent_and_labels():
     plt.close("all")
 
 
+def test_show_image_and_show_hu_take_axis_labels():
+    import matplotlib.pyplot as plt
+
+    image = np.zeros((6, 8))
+    ax = display.show_image(image, spacing=(5.0, 2.5), xlabel="x: right → left (mm)",
+                            ylabel="from the top slice down (mm)")
+    assert ax.get_xlabel() == "x: right → left (mm)"
+    assert ax.get_ylabel() == "from the top slice down (mm)"
+    ax = display.show_image(image, ylabel="slice")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("column (pixels)", "slice")
+    ax = display.show_hu(image, spacing=(5.0, 2.5), xlabel="y (mm)", ylabel="z (mm)")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("y (mm)", "z (mm)")
+    plt.close("all")
+
+
 def test_show_hu_windows_and_adds_a_colour_bar():
     import matplotlib.pyplot as plt
 
