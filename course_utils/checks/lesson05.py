@@ -3,14 +3,15 @@
 Oracles: PyTorch itself (device queries, ``torch.nn`` layers, ``torch.autograd.grad`` for
 the expected parameter updates, ``torch.load``), SciPy (``scipy.ndimage.rotate`` and
 ``scipy.ndimage.shift`` for the augmentation's geometry) and scikit-learn
-(``roc_auc_score``, ``confusion_matrix``, ``recall_score``). Where the exercise fixes a
-procedure (the bootstrap), the checker runs that procedure with scikit-learn's AUC.
+(``roc_auc_score``, ``confusion_matrix``, ``recall_score``); the bootstrap interval is
+compared with ``scipy.stats.bootstrap`` within its Monte-Carlo error.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import math
 import os
 import tempfile
@@ -22,6 +23,7 @@ from unittest import mock
 import numpy as np
 import scipy.ndimage as ndi
 import torch
+from scipy import stats
 from sklearn.metrics import confusion_matrix, recall_score, roc_auc_score
 from torch import nn
 
@@ -51,7 +53,7 @@ integrity.watch(
     "torch.nn.functional.grid_sample", "torch.nn.functional.affine_grid",
     "scipy.ndimage.rotate", "scipy.ndimage.shift",
     "sklearn.metrics.roc_auc_score", "sklearn.metrics.confusion_matrix",
-    "sklearn.metrics.recall_score", "numpy.percentile",
+    "sklearn.metrics.recall_score", "scipy.stats.bootstrap",
 )
 
 #: The network ``build_cnn`` must return, layer by layer (type and settings).
@@ -125,24 +127,6 @@ def _call(check: Check, case: str, *args: Any, hint: str | None = None, **kwargs
         check.fail(case, "the function modified its input in place",
                    "work on a copy (`x = x.clone()`) or build a new tensor")
     return result
-
-
-def _expect_error(check: Check, case: str, error: type[BaseException] | tuple[type, ...],
-                  *args: Any, hint: str | None = None, **kwargs: Any) -> None:
-    names = (" or ".join(e.__name__ for e in error) if isinstance(error, tuple)
-             else error.__name__)
-    try:
-        result = check.student_fn(*args, **kwargs)
-    except NotImplementedError:
-        check.fail(case, "the function is not implemented yet (it raised NotImplementedError)",
-                   "replace the line `raise NotImplementedError` with your code")
-    except error:
-        check.n_checked += 1
-        return
-    except Exception as exc:  # noqa: BLE001 - reported as the wrong kind of error
-        check.fail(case, f"expected {names}, but the function raised {type(exc).__name__}: "
-                   f"{exc}", hint)
-    check.fail(case, f"expected {names}, but the function returned {describe(result)}", hint)
 
 
 def _tensor(check: Check, got: Any, case: str, *, shape: tuple[int, ...],
@@ -237,17 +221,17 @@ def check_choose_device(check: Check, *, seed: int, n_random: int) -> None:
     for gpus, mps, preferred in [(0, True, "cuda"), (1, False, "mps"), (0, False, "mps"),
                                  (0, False, "cuda"), (2, False, "cuda:2"), (1, True, "cuda:9")]:
         with _machine(gpus, mps):
-            _expect_error(check, f"{_machine_name(gpus, mps)}, preferred={preferred!r} "
-                          "(not available)", ValueError, preferred,
-                          hint="asking for a device the machine lacks must raise ValueError, "
-                          "not fall back silently: the student would believe they use a GPU")
+            check.expect_error(f"{_machine_name(gpus, mps)}, preferred={preferred!r} "
+                               "(not available)", ValueError, preferred,
+                               hint="asking for a device the machine lacks must raise ValueError, "
+                               "not fall back silently: the student would believe they use a GPU")
     for bad in ("gpu", "tpu", "", "CUDA!", "cuda:x"):
         with _machine(1, True):
-            _expect_error(check, f"unknown device name {bad!r}", ValueError, bad,
-                          hint="raise ValueError naming the valid choices")
+            check.expect_error(f"unknown device name {bad!r}", ValueError, bad,
+                               hint="raise ValueError naming the valid choices")
     with _machine(1, False):
-        _expect_error(check, "preferred=0 (not a string)", TypeError, 0,
-                      hint="raise TypeError when preferred is not a str")
+        check.expect_error("preferred=0 (not a string)", TypeError, 0,
+                           hint="raise TypeError when preferred is not a str")
 
 
 # -- 2. the dataset ------------------------------------------------------------------------
@@ -353,9 +337,9 @@ def check_xray_dataset(check: Check, *, seed: int, n_random: int) -> None:
             _close(check, x[0], expected, f"{case}, dataset[{i}]",
                    hint="make ONE generator in __init__ (torch.Generator().manual_seed(seed)) "
                    "and normalise the augmented image")
-    _expect_error(check, "5 images but 4 labels", ValueError, _uint8_images(rng, 5, 8),
-                  np.zeros(4, np.int64), mean=0.5, std=0.2,
-                  hint="raise ValueError when images and labels differ in length")
+    check.expect_error("5 images but 4 labels", ValueError, _uint8_images(rng, 5, 8),
+                       np.zeros(4, np.int64), mean=0.5, std=0.2,
+                       hint="raise ValueError when images and labels differ in length")
 
 
 def _getitem(check: Check, ds: Any, index: int, case: str) -> tuple[Any, Any]:
@@ -469,16 +453,22 @@ def check_augment_batch(check: Check, *, seed: int, n_random: int) -> None:
     _check_rotation(check, batches[0][1][:8], seed)
 
 
+def _jittered(check: Check, case: str, images: torch.Tensor, seed: int, *, brightness: float,
+              contrast: float) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Augment with intensity jitter only; yield ``(i, input, output, unclamped mask)``."""
+    got = _augment(check, case, images, seed, max_degrees=0.0, max_shift=0,
+                   brightness=brightness, contrast=contrast).double().numpy()[:, 0]
+    x = images.double().numpy()[:, 0]
+    for i in range(len(x)):
+        yield i, x[i], got[i], (got[i] > 1e-6) & (got[i] < 1 - 1e-6)
+
+
 def _check_brightness(check: Check, label: str, images: torch.Tensor, seed: int) -> None:
     case = f"{label}, brightness only (0.2)"
-    got = _augment(check, case, images, seed, max_degrees=0.0, max_shift=0, brightness=0.2,
-                   contrast=0.0).double().numpy()[:, 0]
-    x = images.double().numpy()[:, 0]
     offsets = []
-    for i in range(len(x)):
-        free = (got[i] > 1e-6) & (got[i] < 1 - 1e-6)
-        b = float(np.median((got[i] - x[i])[free]))
-        if not np.allclose(got[i][free], x[i][free] + b, atol=1e-5):
+    for i, x, got, free in _jittered(check, case, images, seed, brightness=0.2, contrast=0.0):
+        b = float(np.median((got - x)[free]))
+        if not np.allclose(got[free], x[free] + b, atol=1e-5):
             check.fail(case, f"image {i} is not the input plus one constant",
                        "brightness ADDS the same b to every pixel of an image (then clamp)")
         if abs(b) > 0.2 + 1e-5:
@@ -492,14 +482,10 @@ def _check_brightness(check: Check, label: str, images: torch.Tensor, seed: int)
 
 def _check_contrast(check: Check, label: str, images: torch.Tensor, seed: int) -> None:
     case = f"{label}, contrast only (0.3)"
-    got = _augment(check, case, images, seed, max_degrees=0.0, max_shift=0, brightness=0.0,
-                   contrast=0.3).double().numpy()[:, 0]
-    x = images.double().numpy()[:, 0]
     factors = []
-    for i in range(len(x)):
-        m = x[i].mean()
-        free = (got[i] > 1e-6) & (got[i] < 1 - 1e-6)
-        dx, dy = (x[i] - m)[free], (got[i] - m)[free]
+    for i, x, got, free in _jittered(check, case, images, seed, brightness=0.0, contrast=0.3):
+        m = x.mean()
+        dx, dy = (x - m)[free], (got - m)[free]
         c = float((dx * dy).sum() / max((dx * dx).sum(), 1e-12))
         if not np.allclose(dy, c * dx, atol=2e-5):
             check.fail(case, f"image {i} is not (x - m) * c + m with m the image's mean",
@@ -991,66 +977,201 @@ def check_threshold_metrics(check: Check, *, seed: int, n_random: int) -> None:
 
 
 # -- 10. bootstrap confidence interval ---------------------------------------------------------
-def _bootstrap_oracle(y: np.ndarray, s: np.ndarray, n_boot: int, alpha: float,
-                      seed: int) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    aucs = []
-    for _ in range(n_boot):
-        index = rng.integers(0, len(y), size=len(y))
-        if np.unique(y[index]).size < 2:
-            continue
-        aucs.append(roc_auc_score(y[index], s[index]))
-    low, high = np.percentile(aucs, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    return float(low), float(high)
+#: Resamples ``scipy.stats.bootstrap`` draws for the reference interval of each case.
+BOOTSTRAP_RESAMPLES = 2000
+
+#: How many Monte-Carlo standard errors a bound may stray from the reference percentile.
+_MC_SIGMAS = 5.0
 
 
-@checker("bootstrap_auc_ci", n_random=3)
+def _resampled_aucs(y: np.ndarray, s: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``sklearn.metrics.roc_auc_score`` of every paired resample (for ``scipy.stats.bootstrap``).
+
+    Vectorised: ``y`` and ``s`` hold resamples along ``axis``' other dimensions; all of
+    them are scored in one call, each resample one label column of a multilabel problem.
+    """
+    y, s = np.moveaxis(np.asarray(y), axis, -1), np.moveaxis(np.asarray(s), axis, -1)
+    lead, n = y.shape[:-1], y.shape[-1]
+    y2, s2 = y.reshape(-1, n), s.reshape(-1, n)
+    if len(y2) == 1:
+        return np.asarray(roc_auc_score(y2[0], s2[0])).reshape(lead)
+    return np.asarray(roc_auc_score(y2.T, s2.T, average=None)).reshape(lead)
+
+
+def _reference_bootstrap(y: np.ndarray, s: np.ndarray, alpha: float, seed: int) -> Any:
+    """The percentile bootstrap of scipy, resampling (label, score) pairs together."""
+    # `rng` since SciPy 1.15, `random_state` before (both take a Generator).
+    rng_name = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters \
+        else "random_state"
+    return stats.bootstrap((y, s), _resampled_aucs, paired=True, vectorized=True,
+                           n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=1 - alpha,
+                           method="percentile", **{rng_name: np.random.default_rng(seed)})
+
+
+def _boot_data(rng: np.random.Generator, n_pos: int, n_neg: int, separation: float,
+               offset: float = 0.0, probabilities: bool = False) -> tuple[np.ndarray,
+                                                                         np.ndarray]:
+    """Shuffled labels (exactly ``n_pos`` ones) and noisy scores, rounded so that some tie.
+
+    With 20 or more cases of each class, a resample holding one class has a probability
+    below 1e-9, so scipy's resamples and the exercise's (which skips those) agree.
+    """
+    y = rng.permutation(np.r_[np.zeros(n_neg, np.int64), np.ones(n_pos, np.int64)])
+    s = rng.normal(separation * y + offset, 1.0)
+    if probabilities:
+        s = 1 / (1 + np.exp(-s))
+    return y, np.round(s, 2)
+
+
+def _interval(check: Check, got: Any, case: str) -> tuple[float, float]:
+    """Check the form of a returned interval: two Python floats in [0, 1], low < high."""
+    if not isinstance(got, tuple) or len(got) != 2:
+        check.fail(case, f"expected a tuple (low, high), got {describe(got)}",
+                   "return (float(low), float(high))")
+    if not all(type(v) is float for v in got):
+        check.fail(case, "expected a tuple of two Python floats, got "
+                   f"({', '.join(type(v).__name__ for v in got)})",
+                   "convert each bound with float(...): np.percentile returns NumPy numbers")
+    low, high = got
+    if not (0 <= low <= 1 and 0 <= high <= 1):
+        check.fail(case, f"the bounds ({low:.4f}, {high:.4f}) are not both in [0, 1]",
+                   "every resampled AUC is in [0, 1], and so is every percentile of them")
+    if not low < high:
+        check.fail(case, f"low={low:.4f} is not below high={high:.4f}",
+                   "return (low, high) in that order, the percentiles of AUCs that vary "
+                   "from resample to resample (computed from the SCORES)")
+    check.n_checked += 1
+    return low, high
+
+
+def _check_contains(check: Check, interval: tuple[float, float], point: float,
+                    case: str) -> None:
+    low, high = interval
+    check.true(low <= point <= high, case, f"the interval ({low:.4f}, {high:.4f}) does not "
+               f"contain the AUC of the data themselves, {point:.4f} "
+               "(sklearn.metrics.roc_auc_score)",
+               "resample the (label, score) pairs TOGETHER, with one index array per round, "
+               "and compute each AUC from the SCORES, not from labels thresholded at 0.5")
+
+
+def _check_bound(check: Check, got: float, result: Any, *, upper: bool, alpha: float,
+                 n_boot: int, case: str) -> None:
+    """Compare one bound with scipy's, within the Monte-Carlo error of both bootstraps.
+
+    A bound computed from ``n_boot`` resamples is an empirical percentile: where it falls
+    in the bootstrap distribution, ``F(bound)``, is about normal around the wanted level
+    ``p`` with variance ``p (1 - p) / n_boot`` (the binomial count of resamples below
+    it); scipy's ``F``, estimated from its own resamples, adds ``p (1 - p) /
+    BOOTSTRAP_RESAMPLES``. The bound passes when its level in scipy's distribution lies
+    within ``_MC_SIGMAS`` such standard errors of ``p`` (ties counted either way).
+    """
+    aucs = np.sort(result.bootstrap_distribution)
+    p = 1 - alpha / 2 if upper else alpha / 2
+    which = "upper bound" if upper else "lower bound"
+    expected = float(result.confidence_interval.high if upper
+                     else result.confidence_interval.low)
+    margin = _MC_SIGMAS * math.sqrt(p * (1 - p) * (1 / n_boot + 1 / aucs.size))
+    lowest, highest = max(p - margin, 0.0), min(p + margin, 1.0)
+    below, upto = np.mean(aucs < got), np.mean(aucs <= got)
+    if upto >= lowest and below <= highest:
+        check.n_checked += 1
+        return
+    level = (below + upto) / 2
+    tail = 1 - alpha if upper else alpha
+    if abs(level - tail) <= margin:
+        hint = (f"that is about percentile {100 * tail:g}: a two-sided interval leaves "
+                "alpha / 2 in EACH tail, so take the 100 * alpha / 2 and "
+                "100 * (1 - alpha / 2) percentiles")
+    else:
+        hint = ("draw each round's index = rng.integers(0, n, size=n) (n the number of "
+                "cases), apply it to labels and scores together, keep the AUC of the "
+                "scores; the bounds are the 100 * alpha / 2 and 100 * (1 - alpha / 2) "
+                "percentiles of the kept AUCs (two-sided)")
+    q_low, q_high = np.quantile(aucs, [lowest, highest])
+    check.fail(case, f"{which}: expected about {expected:.4f} (scipy.stats.bootstrap, "
+               f"percentile method, {aucs.size} paired resamples), got {got:.4f}: that is "
+               f"percentile {100 * level:.1f} of the bootstrap AUCs, where percentile "
+               f"{100 * p:g} was expected (tolerance for n_boot={n_boot}: percentiles "
+               f"{100 * lowest:.1f} to {100 * highest:.1f}, AUCs {q_low:.4f} to "
+               f"{q_high:.4f})", hint)
+
+
+@checker("bootstrap_auc_ci", n_random=1)
 def check_bootstrap_auc_ci(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``bootstrap_auc_ci(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0)``.
 
-    The procedure is fixed so that results are exactly reproducible: ``rng =
-    numpy.random.default_rng(seed)``; ``n_boot`` times draw ``index = rng.integers(0, n,
-    size=n)`` and, when both classes are present, record the AUC of ``(y[index],
-    scores[index])`` (resamples with one class are skipped); return the ``100 * alpha / 2``
-    and ``100 * (1 - alpha / 2)`` percentiles (``numpy.percentile``) as a tuple of two
-    floats. Oracle: that procedure with ``sklearn.metrics.roc_auc_score``.
+    Oracle: ``scipy.stats.bootstrap`` (``method="percentile"``, paired resampling of
+    labels and scores, :data:`BOOTSTRAP_RESAMPLES` resamples, its own generator) with
+    ``sklearn.metrics.roc_auc_score`` as the statistic. Two bootstraps with different
+    random numbers never agree exactly, so each bound must sit, in scipy's bootstrap
+    distribution, within the Monte-Carlo error of both (see :func:`_check_bound`): at
+    ``n_boot=1000``, ``alpha=0.3`` the lower bound must lie between about percentiles 8
+    and 22, which percentile 30 (``alpha`` instead of ``alpha / 2``) misses, while a
+    correct bootstrap falls outside with a probability below 1e-6 per bound. Exact
+    properties besides: a tuple of two Python floats in [0, 1] with low < high,
+    containing the AUC of the data (also for logits far below 0.5, where labels
+    thresholded at 0.5 say nothing, and labels of shape ``(N, 1)``); the same seed gives
+    the same interval and other seeds another; resamples with one class are skipped (6
+    cases); the interval narrows from 40 to 400 cases; the inputs are left unchanged.
     """
     rng = np.random.default_rng(seed)
-    cases = []
-    for i, (n, n_boot, alpha) in enumerate([(60, 200, 0.05), (25, 120, 0.05), (80, 150, 0.2)]
-                                           + [(int(rng.integers(15, 120)),
-                                               int(rng.integers(40, 150)),
-                                               float(rng.choice([0.05, 0.1, 0.2])))
-                                              for _ in range(n_random)]):
-        y = rng.integers(0, 2, n)
-        y[:2] = [0, 1]
-        s = np.round(rng.normal(y * 1.2, 1.0), 2)
-        cases.append((f"{n} cases, n_boot={n_boot}, alpha={alpha:g} #{i}", y, s, n_boot, alpha,
-                      int(rng.integers(0, 1000))))
-    y, s = np.array([0, 1, 0, 1, 1, 0]), np.array([0.2, 0.9, 0.4, 0.3, 0.8, 0.1])
-    cases.append(("6 cases: many resamples have one class", y, s, 200, 0.05, 3))
-    for label, y, s, n_boot, alpha, boot_seed in cases:
-        case = f"{label}, seed={boot_seed}"
-        got = check.call(case, y, s, n_boot=n_boot, alpha=alpha, seed=boot_seed)
-        if not isinstance(got, tuple) or len(got) != 2:
-            check.fail(case, f"expected a tuple (low, high), got {describe(got)}",
-                       "return (float(low), float(high))")
-        low, high = _bootstrap_oracle(y, s, n_boot, alpha, boot_seed)
-        procedure = ("follow the procedure exactly: rng = np.random.default_rng(seed); for "
-                     "each of n_boot rounds index = rng.integers(0, n, size=n), skip the round "
-                     "if y[index] has one class, else keep the AUC of (y[index], "
-                     "scores[index]) - labels and scores resampled TOGETHER; then "
-                     "np.percentile(aucs, [100 * alpha / 2, 100 * (1 - alpha / 2)])")
-        check.number(got[0], low, case + ", lower bound", rtol=1e-9, atol=1e-12, hint=procedure)
-        check.number(got[1], high, case + ", upper bound", rtol=1e-9, atol=1e-12,
-                     hint=procedure)
-    label, y, s, n_boot, alpha, boot_seed = cases[1]
-    case = f"{label}, seed={boot_seed}, called twice"
-    first = check.call(case, y, s, n_boot=n_boot, alpha=alpha, seed=boot_seed)
-    again = check.call(case, y, s, n_boot=n_boot, alpha=alpha, seed=boot_seed)
-    check.true(tuple(map(float, again)) == tuple(map(float, first)), case,
-               "a second call with the same seed gave a different interval",
-               "use np.random.default_rng(seed), not the global np.random state")
+    skip_hint = ("a resample can hold one class only: skip that round (the AUC is "
+                 "undefined), as the procedure says")
+    cases = [("60 cases, scores are probabilities",
+              *_boot_data(rng, 25, 35, 1.5, probabilities=True), 1000, 0.3)]
+    for i in range(n_random):
+        n_pos, n_neg = (int(k) for k in rng.integers(20, 60, size=2))
+        cases.append((f"random {n_pos + n_neg} cases #{i}",
+                      *_boot_data(rng, n_pos, n_neg, float(rng.uniform(0.8, 1.8))),
+                      int(rng.integers(500, 1001)), float(rng.choice([0.1, 0.2, 0.3]))))
+    for label, y, s, n_boot, alpha in cases:
+        boot_seed = int(rng.integers(0, 2**31))
+        case = f"{label}, n_boot={n_boot}, alpha={alpha:g}, seed={boot_seed}"
+        interval = _interval(check, check.call(case, y, s, n_boot=n_boot, alpha=alpha,
+                                               seed=boot_seed, hint=skip_hint), case)
+        _check_contains(check, interval, float(roc_auc_score(y, s)), case)
+        result = _reference_bootstrap(y, s, alpha, int(rng.integers(0, 2**31)))
+        for upper in (False, True):
+            _check_bound(check, interval[upper], result, upper=upper, alpha=alpha,
+                         n_boot=n_boot, case=case)
+
+    y, s = _boot_data(rng, 20, 30, 1.2, offset=-4.0)
+    y6, s6 = np.array([0, 1, 0, 1, 1, 0]), np.array([0.2, 0.9, 0.4, 0.3, 0.8, 0.1])
+    for case, labels, scores, n_boot, alpha in [
+            (("50 logits, all far below 0.5, labels (N, 1) as in MedMNIST, n_boot=300, "
+              "alpha=0.1, seed=7"), y[:, None], s, 300, 0.1),
+            ("6 cases (many resamples hold one class), n_boot=200, alpha=0.05, seed=7", y6,
+             s6, 200, 0.05)]:
+        interval = _interval(check, check.call(case, labels, scores, n_boot=n_boot,
+                                               alpha=alpha, seed=7, hint=skip_hint), case)
+        _check_contains(check, interval, float(roc_auc_score(labels.reshape(-1), scores)),
+                        case)
+
+    label, y, s, n_boot, alpha = cases[0]
+    first = check.call(f"{label}, seed={seed}", y, s, n_boot=n_boot, alpha=alpha, seed=seed)
+    again = check.call(f"{label}, seed={seed}, called again", y, s, n_boot=n_boot,
+                       alpha=alpha, seed=seed)
+    check.true(again == first, f"{label}, seed={seed}, called twice",
+               f"the same seed gave two intervals, {first} and {again}",
+               "draw every random number from rng = np.random.default_rng(seed), not from "
+               "np.random.* (the global state)")
+    others = [check.call(f"{label}, seed={seed + k}", y, s, n_boot=n_boot, alpha=alpha,
+                         seed=seed + k) for k in (1, 2)]
+    check.true(any(other != first for other in others), f"{label}, seeds {seed} to "
+               f"{seed + 2}", f"three different seeds gave the same interval {first}",
+               "use the seed argument: rng = np.random.default_rng(seed)")
+
+    widths = []
+    for n in (40, 400):
+        y, s = _boot_data(rng, n // 2, n - n // 2, 1.2)
+        case = f"{n} cases, n_boot=300, alpha=0.1"
+        low, high = _interval(check, check.call(case, y, s, n_boot=300, alpha=0.1, seed=seed),
+                              case)
+        widths.append(high - low)
+    check.true(widths[1] < widths[0], "40 cases, then 400 cases from the same distribution",
+               f"the interval did not narrow: width {widths[0]:.4f} with 40 cases, "
+               f"{widths[1]:.4f} with 400", "each resample has as many cases as the data: "
+               "index = rng.integers(0, n, size=n), n = len(y_true), not n_boot")
 
 
 # -- 11. the trained model ---------------------------------------------------------------------

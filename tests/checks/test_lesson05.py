@@ -1,209 +1,70 @@
-"""Tests of the lesson 05 checkers: correct solutions pass, realistic mistakes fail clearly."""
+"""Tests of the lesson 05 checkers: correct solutions pass, realistic mistakes fail clearly.
+
+The right answers are the lesson's own solution cells (executed by ``lesson_solutions``);
+each wrong answer is a small variant of one of them: a wrapper that breaks one thing.
+"""
 
 from __future__ import annotations
 
 import functools
 import math
-import os
+import shutil
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from scipy.stats import rankdata
 from torch import nn
 
+from autograder.solutions import lesson_solutions
 from course_utils.checks import CheckFailed, lesson05
 from course_utils.medmnist import MedMNISTData
 
+S = lesson_solutions("05_cnn")
+choose_device, XRayDataset, augment_batch = S["choose_device"], S["XRayDataset"], \
+    S["augment_batch"]
+build_cnn, train_step, train_epoch = S["build_cnn"], S["train_step"], S["train_epoch"]
+save_checkpoint, roc_auc, threshold_metrics = S["save_checkpoint"], S["roc_auc"], \
+    S["threshold_metrics"]
+bootstrap_auc_ci = S["bootstrap_auc_ci"]
 
-# -- correct solutions (what the lesson's solution cells contain) -----------------------------
-def choose_device(preferred: str = "auto") -> torch.device:
-    if not isinstance(preferred, str):
-        raise TypeError(f"preferred must be a str, got {type(preferred).__name__}")
-    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
-    if preferred == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    if preferred == "cpu":
-        return torch.device("cpu")
-    if preferred == "mps":
-        if not mps:
-            raise ValueError("MPS is not available")
-        return torch.device("mps")
-    if preferred == "cuda" or preferred.startswith("cuda:"):
-        if not cuda:
-            raise ValueError("no CUDA GPU")
-        index = preferred.partition(":")[2]
-        if index:
-            if not index.isdigit() or int(index) >= torch.cuda.device_count():
-                raise ValueError(f"no GPU {preferred}")
-            return torch.device("cuda", int(index))
-        return torch.device("cuda")
-    raise ValueError(f"unknown device {preferred!r}")
-
-
-class XRayDataset(torch.utils.data.Dataset):
-    def __init__(self, images, labels, *, mean, std, augment=None, seed=0):
-        images, labels = np.asarray(images), np.asarray(labels).reshape(-1)
-        if len(images) != len(labels):
-            raise ValueError("length mismatch")
-        self.images = torch.from_numpy(images.copy())
-        self.labels = torch.from_numpy(labels.astype(np.int64))
-        self.mean, self.std, self.augment = float(mean), float(std), augment
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self):
-        return len(self.labels)
-
-    def __getitem__(self, index):
-        x = self.images[index].float().div(255)[None]
-        if self.augment is not None:
-            x = self.augment(x[None], self.generator)[0]
-        return (x - self.mean) / self.std, self.labels[index]
-
-
-def augment_batch(images, generator, *, max_degrees=10.0, max_shift=2, brightness=0.1,
-                  contrast=0.1, _flip=False, _roll=False, _batch_mean=False,
-                  _no_clamp=False, _radians=False, _one_draw=False):
-    n, _, h, w = images.shape
-    draws = 1 if _one_draw else n
-    angle = (torch.rand(draws, generator=generator) * 2 - 1) * (
-        max_degrees if _radians else math.radians(max_degrees))
-    shift = torch.randint(-max_shift, max_shift + 1, (draws, 2), generator=generator)
-    c = 1 + (torch.rand(draws, 1, 1, 1, generator=generator) * 2 - 1) * contrast
-    b = (torch.rand(draws, 1, 1, 1, generator=generator) * 2 - 1) * brightness
-    if _one_draw:
-        angle, shift, c, b = angle.expand(n), shift.expand(n, 2), c.expand(n, 1, 1, 1), \
-            b.expand(n, 1, 1, 1)
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    tx = torch.zeros(n) if _roll else -2 * shift[:, 1] / w
-    ty = torch.zeros(n) if _roll else -2 * shift[:, 0] / h
-    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
-    grid = F.affine_grid(theta.float(), list(images.shape), align_corners=False)
-    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    if _roll:
-        out = torch.stack([torch.roll(o, (int(s[0]), int(s[1])), dims=(1, 2))
-                           for o, s in zip(out, shift)])
-    if _flip:
-        out = torch.flip(out, dims=(3,))
-    mean = out.mean() if _batch_mean else out.mean(dim=(2, 3), keepdim=True)
-    out = (out - mean) * c + mean + b
-    return out if _no_clamp else out.clamp(0, 1)
-
-
-def build_cnn():
-    return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.25), nn.Linear(32, 2))
-
-
-def train_step(model, images, labels, optimizer, loss_fn, scaler=None):
-    model.train()
-    optimizer.zero_grad(set_to_none=True)
-    with torch.autocast(device_type="cuda", enabled=images.is_cuda):
-        loss = loss_fn(model(images), labels)
-    if scaler is None:
-        loss.backward()
-        optimizer.step()
-    else:
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-    return loss.item()
-
-
-def train_epoch(model, loader, optimizer, loss_fn, *, device, scaler=None, progress=False):
-    total, count = 0.0, 0
-    for images, labels in loader:
-        images, labels = images.to(device), labels.to(device)
-        total += train_step(model, images, labels, optimizer, loss_fn, scaler) * len(labels)
-        count += len(labels)
-    return total / count
-
-
-def save_checkpoint(path, model, optimizer, epoch, metrics):
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "epoch": int(epoch), "metrics": dict(metrics)}
-    torch.save(state, f"{path}.tmp")
-    os.replace(f"{path}.tmp", path)
-
-
-def roc_auc(y_true, scores):
-    y, s = np.asarray(y_true).reshape(-1), np.asarray(scores, dtype=float).reshape(-1)
-    if y.shape != s.shape:
-        raise ValueError("length mismatch")
-    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError("one class")
-    ranks = rankdata(s)
-    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def threshold_metrics(y_true, scores, threshold=0.5):
-    y = np.asarray(y_true).reshape(-1)
-    pred = (np.asarray(scores) >= threshold).astype(int)
-    tp, tn = int(((pred == 1) & (y == 1)).sum()), int(((pred == 0) & (y == 0)).sum())
-    fp, fn = int(((pred == 1) & (y == 0)).sum()), int(((pred == 0) & (y == 1)).sum())
-    return {"confusion": np.array([[tn, fp], [fn, tp]], dtype=np.int64),
-            "sensitivity": tp / (tp + fn) if tp + fn else float("nan"),
-            "specificity": tn / (tn + fp) if tn + fp else float("nan")}
-
-
-def bootstrap_auc_ci(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0):
-    y, s = np.asarray(y_true).reshape(-1), np.asarray(scores, dtype=float).reshape(-1)
-    rng = np.random.default_rng(seed)
-    aucs = []
-    for _ in range(n_boot):
-        index = rng.integers(0, len(y), size=len(y))
-        if np.unique(y[index]).size < 2:
-            continue
-        aucs.append(roc_auc(y[index], s[index]))
-    low, high = np.percentile(aucs, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    return float(low), float(high)
-
-
-SOLUTIONS: dict[str, tuple[Callable[..., None], Callable[..., Any]]] = {
-    "choose_device": (lesson05.check_choose_device, choose_device),
-    "XRayDataset": (lesson05.check_xray_dataset, XRayDataset),
-    "augment_batch": (lesson05.check_augment_batch, augment_batch),
-    "build_cnn": (lesson05.check_build_cnn, build_cnn),
-    "train_step": (lesson05.check_train_step, train_step),
-    "train_epoch": (lesson05.check_train_epoch, train_epoch),
-    "save_checkpoint": (lesson05.check_save_checkpoint, save_checkpoint),
-    "roc_auc": (lesson05.check_roc_auc, roc_auc),
-    "threshold_metrics": (lesson05.check_threshold_metrics, threshold_metrics),
-    "bootstrap_auc_ci": (lesson05.check_bootstrap_auc_ci, bootstrap_auc_ci),
+CHECKERS: dict[str, Callable[..., None]] = {
+    "choose_device": lesson05.check_choose_device,
+    "XRayDataset": lesson05.check_xray_dataset,
+    "augment_batch": lesson05.check_augment_batch,
+    "build_cnn": lesson05.check_build_cnn,
+    "train_step": lesson05.check_train_step,
+    "train_epoch": lesson05.check_train_epoch,
+    "save_checkpoint": lesson05.check_save_checkpoint,
+    "roc_auc": lesson05.check_roc_auc,
+    "threshold_metrics": lesson05.check_threshold_metrics,
+    "bootstrap_auc_ci": lesson05.check_bootstrap_auc_ci,
 }
 
 
-@pytest.mark.parametrize("name", sorted(SOLUTIONS))
+@pytest.mark.parametrize("name", sorted(CHECKERS))
 def test_solution_passes(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    check, solution = SOLUTIONS[name]
-    check(solution)
+    CHECKERS[name](S[name])
     out = capsys.readouterr()
     assert out.out.startswith("\u2714") and out.err == ""
 
 
-def test_hidden_seed_passes() -> None:
-    lesson05.check_roc_auc(roc_auc, seed=917, n_random=40)
-    lesson05.check_threshold_metrics(threshold_metrics, seed=3, n_random=30)
-    lesson05.check_choose_device(choose_device, seed=11, n_random=30)
-    lesson05.check_bootstrap_auc_ci(bootstrap_auc_ci, seed=5, n_random=2)
+@pytest.mark.parametrize(("name", "seed", "n_random"), [
+    ("roc_auc", 917, 40), ("threshold_metrics", 3, 30), ("choose_device", 11, 30),
+    ("bootstrap_auc_ci", 5, 2), ("bootstrap_auc_ci", 1010, 1)])
+def test_hidden_seed_passes(name: str, seed: int, n_random: int) -> None:
+    CHECKERS[name](S[name], seed=seed, n_random=n_random)
 
 
-@pytest.mark.parametrize("name", sorted(SOLUTIONS))
+@pytest.mark.parametrize("name", sorted(CHECKERS))
 def test_stub_fails_with_not_implemented(name: str) -> None:
-    check, _ = SOLUTIONS[name]
-
     def stub(*args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
     with pytest.raises(CheckFailed, match="not implemented"):
-        check(stub)
+        CHECKERS[name](stub)
 
 
 # -- realistic wrong implementations ---------------------------------------------------------
@@ -260,6 +121,41 @@ class _DatasetGeneratorPerItem(XRayDataset):
         return super().__getitem__(index)
 
 
+def _augment_flipped(images, generator, **settings):
+    return torch.flip(augment_batch(images, generator, **settings), dims=(3,))
+
+
+def _augment_rolled(images, generator, *, max_shift=2, **settings):
+    out = augment_batch(images, generator, max_shift=0, **settings)
+    shifts = torch.randint(-max_shift, max_shift + 1, (len(out), 2), generator=generator)
+    return torch.stack([torch.roll(o, (int(dy), int(dx)), dims=(1, 2))
+                        for o, (dy, dx) in zip(out, shifts)])
+
+
+def _augment_jitter(images, generator, *, brightness=0.1, contrast=0.1, batch_mean=False,
+                    clamp=True, **geometry):
+    """The solution's geometry, then an intensity jitter with one thing changed."""
+    moved = augment_batch(images, generator, brightness=0.0, contrast=0.0, **geometry)
+    c = 1 + (torch.rand(len(moved), 1, 1, 1, generator=generator) * 2 - 1) * contrast
+    b = (torch.rand(len(moved), 1, 1, 1, generator=generator) * 2 - 1) * brightness
+    m = moved.mean() if batch_mean else moved.mean(dim=(2, 3), keepdim=True)
+    out = (moved - m) * c + m + b
+    return out.clamp(0, 1) if clamp else out
+
+
+def _augment_radians(images, generator, *, max_degrees=10.0, **settings):
+    return augment_batch(images, generator, max_degrees=math.degrees(max_degrees), **settings)
+
+
+def _augment_one_draw(images, generator, **settings):
+    state = generator.get_state()
+    out = []
+    for image in images:
+        generator.set_state(state)
+        out.append(augment_batch(image[None], generator, **settings)[0])
+    return torch.stack(out)
+
+
 def _cnn_no_padding():
     model = build_cnn()
     for layer in model:
@@ -273,11 +169,9 @@ def _cnn_softmax_at_end():
 
 
 def _cnn_flatten_without_pooling():
-    return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
-        nn.Flatten(), nn.Dropout(0.25), nn.Linear(32 * 7 * 7, 2))
+    layers = [layer for layer in build_cnn() if not isinstance(layer, nn.AdaptiveAvgPool2d)]
+    layers[-1] = nn.Linear(32 * 7 * 7, 2)
+    return nn.Sequential(*layers)
 
 
 class _CnnReluBeforeBatchNorm(nn.Module):
@@ -294,46 +188,40 @@ class _CnnReluBeforeBatchNorm(nn.Module):
 
 
 def _step_no_zero_grad(model, images, labels, optimizer, loss_fn, scaler=None):
-    model.train()
-    loss = loss_fn(model(images), labels)
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+    with mock.patch.object(optimizer, "zero_grad", lambda set_to_none=True: None):
+        return train_step(model, images, labels, optimizer, loss_fn, scaler)
 
 
 def _step_returns_tensor(model, images, labels, optimizer, loss_fn, scaler=None):
-    model.train()
-    optimizer.zero_grad()
-    loss = loss_fn(model(images), labels)
-    loss.backward()
-    optimizer.step()
-    return loss
+    return torch.tensor(train_step(model, images, labels, optimizer, loss_fn, scaler))
 
 
 def _step_eval_mode(model, images, labels, optimizer, loss_fn, scaler=None):
-    optimizer.zero_grad()
-    loss = loss_fn(model(images), labels)
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+    with mock.patch.object(model, "train", lambda mode=True: model):
+        return train_step(model, images, labels, optimizer, loss_fn, scaler)
+
+
+class _ScalerBypassed:
+    """Scales the loss, then steps the optimizer itself: gradients stay scaled."""
+
+    def __init__(self, scaler):
+        self.scale = scaler.scale
+
+    def step(self, optimizer):
+        optimizer.step()
+
+    def update(self):
+        pass
 
 
 def _step_scaler_bypassed(model, images, labels, optimizer, loss_fn, scaler=None):
-    model.train()
-    optimizer.zero_grad()
-    loss = loss_fn(model(images), labels)
-    (scaler.scale(loss) if scaler is not None else loss).backward()
-    optimizer.step()
-    return loss.item()
+    return train_step(model, images, labels, optimizer, loss_fn,
+                      None if scaler is None else _ScalerBypassed(scaler))
 
 
 def _step_double_softmax(model, images, labels, optimizer, loss_fn, scaler=None):
-    model.train()
-    optimizer.zero_grad()
-    loss = loss_fn(torch.softmax(model(images), dim=1), labels)
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+    return train_step(model, images, labels, optimizer,
+                      lambda logits, y: loss_fn(torch.softmax(logits, dim=1), y), scaler)
 
 
 def _epoch_mean_of_means(model, loader, optimizer, loss_fn, *, device, scaler=None,
@@ -343,44 +231,31 @@ def _epoch_mean_of_means(model, loader, optimizer, loss_fn, *, device, scaler=No
 
 
 def _epoch_sum(model, loader, optimizer, loss_fn, *, device, scaler=None, progress=False):
-    return float(sum(train_step(model, x, y, optimizer, loss_fn, scaler) * len(y)
-                     for x, y in loader))
+    return train_epoch(model, loader, optimizer, loss_fn, device=device,
+                       scaler=scaler) * len(loader.dataset)
 
 
 def _epoch_skips_last(model, loader, optimizer, loss_fn, *, device, scaler=None,
                       progress=False):
-    total, count = 0.0, 0
-    for x, y in loader:
-        if len(y) < loader.batch_size:
-            break
-        total += train_step(model, x, y, optimizer, loss_fn, scaler) * len(y)
-        count += len(y)
-    return total / count
+    full = [(x, y) for x, y in loader if len(y) == loader.batch_size]
+    return train_epoch(model, full, optimizer, loss_fn, device=device, scaler=scaler)
 
 
-def _checkpoint_whole_model(path, model, optimizer, epoch, metrics):
-    torch.save({"model": model, "optimizer": optimizer.state_dict(), "epoch": epoch,
-                "metrics": metrics}, path)
+def _checkpoint_changed(key: str, value: Callable[..., Any]) -> Callable[..., None]:
+    """save_checkpoint, then one entry of the saved dict replaced by ``value(model, epoch)``."""
+    def save(path, model, optimizer, epoch, metrics):
+        save_checkpoint(path, model, optimizer, epoch, metrics)
+        state = torch.load(path, weights_only=True)
+        state[key] = value(model, epoch)
+        torch.save(state, path)
 
-
-def _checkpoint_no_optimizer(path, model, optimizer, epoch, metrics):
-    torch.save({"model": model.state_dict(), "optimizer": {}, "epoch": epoch,
-                "metrics": metrics}, path)
+    save.__name__ = f"_checkpoint_{key}_changed"
+    return save
 
 
 def _checkpoint_leaves_tmp(path, model, optimizer, epoch, metrics):
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "epoch": epoch, "metrics": metrics}, f"{path}.tmp")
-    import shutil
-
-    shutil.copy(f"{path}.tmp", path)
-
-
-def _checkpoint_epoch_tensor(path, model, optimizer, epoch, metrics):
-    save_checkpoint(path, model, optimizer, 0, metrics)
-    state = torch.load(path, weights_only=True)
-    state["epoch"] = torch.tensor(epoch)
-    torch.save(state, path)
+    save_checkpoint(path, model, optimizer, epoch, metrics)
+    shutil.copy(path, f"{path}.tmp")
 
 
 def _auc_hard_labels(y_true, scores):
@@ -406,43 +281,53 @@ def _auc_no_errors(y_true, scores):
         return 0.5
 
 
-def _metrics_swapped(y_true, scores, threshold=0.5):
-    out = threshold_metrics(y_true, scores, threshold)
+def _metrics_changed(change: Callable[[dict], None]) -> Callable[..., dict]:
+    """threshold_metrics, then ``change`` applied to the returned dict."""
+    def metrics(y_true, scores, threshold=0.5):
+        out = threshold_metrics(y_true, scores, threshold)
+        change(out)
+        return out
+
+    return metrics
+
+
+def _swap_rates(out: dict) -> None:
     out["sensitivity"], out["specificity"] = out["specificity"], out["sensitivity"]
-    return out
+
+
+def _transposed(out: dict) -> None:
+    out["confusion"] = out["confusion"].T.copy()
+
+
+def _as_list(out: dict) -> None:
+    out["confusion"] = out["confusion"].tolist()
 
 
 def _metrics_strict_threshold(y_true, scores, threshold=0.5):
     return threshold_metrics(y_true, np.asarray(scores) - 1e-12, threshold)
 
 
-def _metrics_transposed(y_true, scores, threshold=0.5):
-    out = threshold_metrics(y_true, scores, threshold)
-    out["confusion"] = out["confusion"].T.copy()
-    return out
-
-
-def _metrics_list(y_true, scores, threshold=0.5):
-    out = threshold_metrics(y_true, scores, threshold)
-    out["confusion"] = out["confusion"].tolist()
-    return out
-
-
-def _boot_pairs_broken(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0):
-    y, s = np.asarray(y_true), np.asarray(scores, dtype=float)
-    rng = np.random.default_rng(seed)
-    aucs = []
-    for _ in range(n_boot):
-        index = rng.integers(0, len(y), size=len(y))
-        if np.unique(y[index]).size < 2:
-            continue
-        aucs.append(roc_auc(y[index], s[rng.integers(0, len(y), size=len(y))]))
-    low, high = np.percentile(aucs, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    return float(low), float(high)
+def _boot_unpaired(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0):
+    """Scores resampled apart from their labels (as with a second index for the scores)."""
+    shuffled = np.random.default_rng(seed).permutation(np.asarray(scores))
+    return bootstrap_auc_ci(y_true, shuffled, n_boot=n_boot, alpha=alpha, seed=seed)
 
 
 def _boot_alpha_not_halved(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0):
     return bootstrap_auc_ci(y_true, scores, n_boot=n_boot, alpha=2 * alpha, seed=seed)
+
+
+def _boot_one_sided(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0):
+    low, _ = bootstrap_auc_ci(y_true, scores, n_boot=n_boot, alpha=2 * alpha, seed=seed)
+    return low, 1.0
+
+
+def _boot_reversed(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0):
+    return bootstrap_auc_ci(y_true, scores, n_boot=n_boot, alpha=alpha, seed=seed)[::-1]
+
+
+def _boot_seed_ignored(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0):
+    return bootstrap_auc_ci(y_true, scores, n_boot=n_boot, alpha=alpha)
 
 
 def _boot_global_rng(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0):
@@ -455,6 +340,24 @@ def _boot_hard_labels(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0):
                             n_boot=n_boot, alpha=alpha, seed=seed)
 
 
+def _boot_resamples_of_size_n_boot(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0):
+    """Each resample about n_boot cases long (index = rng.integers(0, n, size=n_boot))."""
+    y = np.asarray(y_true).reshape(-1)
+    copies = math.ceil(n_boot / len(y))
+    return bootstrap_auc_ci(np.tile(y, copies), np.tile(scores, copies), n_boot=n_boot,
+                            alpha=alpha, seed=seed)
+
+
+def _boot_numpy_floats(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0):
+    return tuple(map(np.float64, bootstrap_auc_ci(y_true, scores, n_boot=n_boot, alpha=alpha,
+                                                  seed=seed)))
+
+
+def _boot_sorts_scores(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0):
+    scores.sort()
+    return bootstrap_auc_ci(y_true, scores, n_boot=n_boot, alpha=alpha, seed=seed)
+
+
 WRONG: list[tuple[str, Callable[..., Any], str]] = [
     ("choose_device", _device_always_cpu, "expected cuda"),
     ("choose_device", _device_mps_first, "expected cuda"),
@@ -465,12 +368,12 @@ WRONG: list[tuple[str, Callable[..., Any], str]] = [
     ("XRayDataset", _DatasetNoChannel, "expected shape"),
     ("XRayDataset", _DatasetAugmentAfterNormalising, "expected images scaled to [0, 1]"),
     ("XRayDataset", _DatasetGeneratorPerItem, "values differ"),
-    ("augment_batch", functools.partial(augment_batch, _flip=True), "unchanged"),
-    ("augment_batch", functools.partial(augment_batch, _roll=True), "whole pixels"),
-    ("augment_batch", functools.partial(augment_batch, _batch_mean=True), "OWN mean"),
-    ("augment_batch", functools.partial(augment_batch, _no_clamp=True), "outside [0, 1]"),
-    ("augment_batch", functools.partial(augment_batch, _radians=True), "rotation"),
-    ("augment_batch", functools.partial(augment_batch, _one_draw=True), "PER IMAGE"),
+    ("augment_batch", _augment_flipped, "unchanged"),
+    ("augment_batch", _augment_rolled, "whole pixels"),
+    ("augment_batch", functools.partial(_augment_jitter, batch_mean=True), "OWN mean"),
+    ("augment_batch", functools.partial(_augment_jitter, clamp=False), "outside [0, 1]"),
+    ("augment_batch", _augment_radians, "rotation"),
+    ("augment_batch", _augment_one_draw, "PER IMAGE"),
     ("build_cnn", _cnn_no_padding, "padding"),
     ("build_cnn", _cnn_softmax_at_end, "softmax"),
     ("build_cnn", _cnn_flatten_without_pooling, "AdaptiveAvgPool2d"),
@@ -483,35 +386,56 @@ WRONG: list[tuple[str, Callable[..., Any], str]] = [
     ("train_epoch", _epoch_mean_of_means, "batch means"),
     ("train_epoch", _epoch_sum, "mean loss"),
     ("train_epoch", _epoch_skips_last, "ALL batches"),
-    ("save_checkpoint", _checkpoint_whole_model, "weights_only"),
-    ("save_checkpoint", _checkpoint_no_optimizer, "optimizer"),
+    ("save_checkpoint", _checkpoint_changed("model", lambda model, epoch: model),
+     "weights_only"),
+    ("save_checkpoint", _checkpoint_changed("optimizer", lambda model, epoch: {}), "optimizer"),
     ("save_checkpoint", _checkpoint_leaves_tmp, "left beside"),
-    ("save_checkpoint", _checkpoint_epoch_tensor, "epoch"),
+    ("save_checkpoint", _checkpoint_changed("epoch", lambda model, epoch: torch.tensor(epoch)),
+     "epoch"),
     ("roc_auc", _auc_hard_labels, "SCORES"),
     ("roc_auc", _auc_ties_ignored, "tie"),
     ("roc_auc", _auc_classes_swapped, "positive class"),
     ("roc_auc", _auc_no_errors, "ValueError"),
-    ("threshold_metrics", _metrics_swapped, "sensitivity"),
+    ("threshold_metrics", _metrics_changed(_swap_rates), "sensitivity"),
     ("threshold_metrics", _metrics_strict_threshold, "score >= threshold"),
-    ("threshold_metrics", _metrics_transposed, "TRUE class"),
-    ("threshold_metrics", _metrics_list, "numpy.ndarray"),
-    ("bootstrap_auc_ci", _boot_pairs_broken, "TOGETHER"),
-    ("bootstrap_auc_ci", _boot_alpha_not_halved, "alpha / 2"),
-    ("bootstrap_auc_ci", _boot_global_rng, "bound"),
-    ("bootstrap_auc_ci", _boot_hard_labels, "bound"),
+    ("threshold_metrics", _metrics_changed(_transposed), "TRUE class"),
+    ("threshold_metrics", _metrics_changed(_as_list), "numpy.ndarray"),
+    ("bootstrap_auc_ci", _boot_unpaired, "TOGETHER"),
+    ("bootstrap_auc_ci", _boot_alpha_not_halved, "EACH tail"),
+    ("bootstrap_auc_ci", _boot_one_sided, "two-sided"),
+    ("bootstrap_auc_ci", _boot_reversed, "is not below"),
+    ("bootstrap_auc_ci", _boot_seed_ignored, "three different seeds"),
+    ("bootstrap_auc_ci", _boot_global_rng, "same seed gave two intervals"),
+    ("bootstrap_auc_ci", _boot_hard_labels, "SCORES"),
+    ("bootstrap_auc_ci", _boot_resamples_of_size_n_boot, "size=n)"),
+    ("bootstrap_auc_ci", _boot_numpy_floats, "two Python floats"),
+    ("bootstrap_auc_ci", _boot_sorts_scores, "modified its input"),
 ]
 
 
+def _wrong_id(name: str, wrong: Callable[..., Any], index: int) -> str:
+    inner = getattr(wrong, "func", wrong)
+    keywords = getattr(wrong, "keywords", {})
+    return f"{name}-{inner.__name__}{'-' + '-'.join(keywords) if keywords else ''}-{index}"
+
+
 @pytest.mark.parametrize(("name", "wrong", "words"), WRONG,
-                         ids=[f"{n}-{getattr(w, '__name__', None) or w.keywords}"
-                              for n, w, _ in WRONG])
+                         ids=[_wrong_id(n, w, i) for i, (n, w, _) in enumerate(WRONG)])
 def test_wrong_implementation_fails(name: str, wrong: Callable[..., Any], words: str) -> None:
-    check, _ = SOLUTIONS[name]
+    check = CHECKERS[name]
     with pytest.raises(CheckFailed) as info:
         check(wrong)
     message = str(info.value)
     assert message.startswith(f"[{check.exercise} | ")
     assert words in message, message
+
+
+def test_bootstrap_failure_explains_the_tolerance() -> None:
+    with pytest.raises(CheckFailed) as info:
+        lesson05.check_bootstrap_auc_ci(_boot_alpha_not_halved)
+    message = str(info.value)
+    assert "scipy.stats.bootstrap" in message and "tolerance for n_boot=1000" in message
+    assert "where percentile 15 was expected" in message, message
 
 
 def test_device_checker_restores_torch() -> None:
