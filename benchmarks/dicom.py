@@ -1,6 +1,7 @@
 """Benchmarks for lesson 02's helpers: reading a real series, the geometry checks, the PACS.
 
-Run ``python benchmarks/dicom.py``. The network figures time the lesson's own solutions
+Run ``python benchmarks/dicom.py``; it prints one JSON line per measurement
+(``{"benchmark": "dicom", "step": ..., "seconds": ...}``) or finding. The network figures time the lesson's own solutions
 (:func:`autograder.solutions.lesson_solutions`). It uses the real GE head CT series of
 ``../shared/data/ct_head_ge`` when that folder exists (28 slices, 18.5 degree gantry tilt,
 two slice spacings) and prints "skipped: no real data" otherwise; the synthetic and
@@ -9,6 +10,9 @@ network figures are always measured.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import sys
 import tempfile
 import time
@@ -30,17 +34,21 @@ from course_utils.dicom import (  # noqa: E402
 REAL_SERIES = REPO.parent / "shared" / "data" / "ct_head_ge"
 
 
+def _say(**fields) -> None:
+    print(json.dumps({"benchmark": "dicom", **fields}), flush=True)
+
+
 def _timed(label: str, function, *args, **kwargs):
     start = time.perf_counter()
     result = function(*args, **kwargs)
-    print(f"{label:58s} {time.perf_counter() - start:7.3f} s")
+    _say(step=label, seconds=round(time.perf_counter() - start, 3))
     return result
 
 
 def real_series() -> None:
     """Load the real tilted, two-spacing GE series: the loader must refuse, then report."""
     if not REAL_SERIES.is_dir():
-        print("real GE head CT series: skipped: no real data")
+        _say(step="real GE head CT series", skipped="no real data")
         return
     files = list_dicom_files(REAL_SERIES)
     files = [f for f in files if f.endswith(".dcm")]
@@ -49,12 +57,12 @@ def real_series() -> None:
         lambda: [read_dicom(f, require_pixels=True) for f in files],
     )
     geometry = slice_geometry(datasets, files)
-    print("real GE head CT geometry:", geometry.describe())
+    _say(step="real GE head CT geometry", finding=geometry.describe())
     try:
         load_series(files)
-        print("load_series accepted the real series (unexpected)")
+        _say(step="load_series on the real series", finding="accepted it (unexpected)")
     except DicomFileError as error:
-        print("load_series refuses it:", error.problem)
+        _say(step="load_series on the real series", finding=f"refused: {error.problem}")
     series = _timed(
         "load_series(allow_nonuniform=True, allow_tilt=True)",
         load_series,
@@ -62,11 +70,9 @@ def real_series() -> None:
         allow_nonuniform=True,
         allow_tilt=True,
     )
-    print(
-        f"volume {series.volume.shape} {series.volume.dtype}, "
-        f"{series.volume.nbytes / 2**20:.1f} MiB, "
-        f"HU {series.volume.min():.0f}..{series.volume.max():.0f}"
-    )
+    _say(step="real volume", shape=list(series.volume.shape), dtype=str(series.volume.dtype),
+         mib=round(series.volume.nbytes / 2**20, 1),
+         hu_range=[float(series.volume.min()), float(series.volume.max())])
 
 
 def synthetic(folder: Path) -> phantoms.PhantomSeries:
@@ -78,7 +84,8 @@ def synthetic(folder: Path) -> phantoms.PhantomSeries:
 
 def network(folder: Path, series: phantoms.PhantomSeries) -> None:
     """The lesson's own C-ECHO, C-STORE, C-FIND and C-GET against the loopback archive."""
-    solutions = lesson_solutions("02_dicom")
+    with contextlib.redirect_stdout(io.StringIO()):  # the lesson's setup cell talks
+        solutions = lesson_solutions("02_dicom")
     server = _timed("start the loopback archive", pacs.start_pacs, folder / "archive")
     where = (server.host, server.port, server.ae_title)
     try:
@@ -117,7 +124,7 @@ def network(folder: Path, series: phantoms.PhantomSeries) -> None:
         )
         _timed("stop Orthanc", orthanc.stop)
     else:
-        print("Orthanc: skipped: not installed")
+        _say(step="Orthanc", skipped="not installed")
 
 
 def main() -> None:
