@@ -58,8 +58,11 @@ __all__ = [
     "profile_action",
 ]
 
+# Every tag and Basic Profile code in _TABLE was checked against the "Basic Prof." column
+# of Table E.1-1 in the 2023b edition of DICOM PS3.15 (its DocBook source, part15.xml).
+
 #: The edition of PS3.15 whose Table E.1-1 the action codes below come from.
-EDITION = "2024c"
+EDITION = "2023b"
 #: The profile's name, for De-identification Method (0012,0063).
 PROFILE_NAME = "Basic Application Confidentiality Profile"
 #: Its code in DICOM's DCM coding scheme, for De-identification Method Code Sequence.

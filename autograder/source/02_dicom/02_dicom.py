@@ -858,7 +858,7 @@ except NotImplementedError:
 # places around them. DICOM PS3.15 **Annex E** defines *Attribute Confidentiality
 # Profiles*; the **Basic Application Level Confidentiality Profile** gives, in **Table
 # E.1-1**, an *action code* for every attribute that can identify someone. This lesson
-# follows **the 2024c edition of PS3.15** (`course_utils.dicom.deid.EDITION`); the course
+# follows **the 2023b edition of PS3.15** (`course_utils.dicom.deid.EDITION`); the course
 # ships a subset of the table, `BASIC_PROFILE`, and `profile_action(tag)` looks a tag up:
 #
 # | code | action |
