@@ -294,7 +294,7 @@ def _grade_one(course_root: Path, lesson: str, student: str, token: str, timeout
         return result
     log_path = _report_path(course_root, lesson, student).with_suffix(".log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(3):
+    for _attempt in range(3):
         try:
             run = run_nbgrader(
                 ["autograde", lesson, "--student", student, "--force"],
