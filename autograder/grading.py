@@ -238,10 +238,15 @@ def _last_error(log: str) -> str:
     return (useful[-1] if useful else "nbgrader reported a failure")[:300]
 
 
-def _zero_notebook(course_root: Path, lesson: str, student: str, reason: str) -> None:
+def _gradebook(course_root: Path):
+    """The course's nbgrader gradebook (a context manager)."""
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gradebook:
+    return Gradebook(f"sqlite:///{course_root / 'gradebook.db'}")
+
+
+def _zero_notebook(course_root: Path, lesson: str, student: str, reason: str) -> None:
+    with _gradebook(course_root) as gradebook:
         submission = gradebook.find_submission_notebook(lesson, lesson, student)
         for grade in submission.grades:
             grade.manual_score = 0.0
@@ -251,9 +256,9 @@ def _zero_notebook(course_root: Path, lesson: str, student: str, reason: str) ->
 
 
 def _scores(course_root: Path, lesson: str, student: str) -> tuple[float, float] | None:
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gradebook:
+    with _gradebook(course_root) as gradebook:
         try:
             submission = gradebook.find_submission(lesson, student)
         except MissingEntry:
@@ -262,9 +267,7 @@ def _scores(course_root: Path, lesson: str, student: str) -> tuple[float, float]
 
 
 def _max_score(course_root: Path, lesson: str) -> float:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gradebook:
+    with _gradebook(course_root) as gradebook:
         return float(gradebook.find_assignment(lesson).max_score)
 
 
@@ -341,11 +344,10 @@ def _grade_one(course_root: Path, lesson: str, student: str, token: str, timeout
 
 def _ensure_released(lesson: str, course_root: Path) -> None:
     """Register the lesson in the gradebook (``release``) unless it already is."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    gradebook_file = course_root / "gradebook.db"
-    if gradebook_file.is_file():
-        with Gradebook(f"sqlite:///{gradebook_file}") as gradebook:
+    if (course_root / "gradebook.db").is_file():
+        with _gradebook(course_root) as gradebook:
             try:
                 gradebook.find_assignment(lesson)
                 return

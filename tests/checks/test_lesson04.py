@@ -221,41 +221,36 @@ def loops_zeros_like(image, kernel):
     return out
 
 
-def loops_off_by_one(image, kernel):
+def _slide(image, kernel, rows, cols, reduce=np.sum):
+    """Multiply-and-sum at every top-left position (r, c) < (rows, cols): the loop the
+    wrong answers below share, each with its own mistake in the arguments."""
     kh, kw = kernel.shape
-    out = np.zeros((image.shape[0] - kh, image.shape[1] - kw))
-    for r in range(out.shape[0]):
-        for c in range(out.shape[1]):
-            out[r, c] = np.sum(image[r:r + kh, c:c + kw] * kernel)
+    out = np.zeros((rows, cols))
+    for r in range(rows):
+        for c in range(cols):
+            out[r, c] = reduce(image[r:r + kh, c:c + kw] * kernel)
     return out
+
+
+def loops_off_by_one(image, kernel):
+    (h, w), (kh, kw) = image.shape, kernel.shape
+    return _slide(image, kernel, h - kh, w - kw)  # forgets the + 1
 
 
 def loops_nansum(image, kernel):
-    kh, kw = kernel.shape
-    out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
-    for r in range(out.shape[0]):
-        for c in range(out.shape[1]):
-            out[r, c] = np.nansum(image[r:r + kh, c:c + kw] * kernel.astype(float))
-    return out
+    (h, w), (kh, kw) = image.shape, kernel.shape
+    return _slide(image, kernel.astype(float), h - kh + 1, w - kw + 1, reduce=np.nansum)
 
 
 def loops_uint8_products(image, kernel):
-    kh, kw = kernel.shape
-    out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
-    for r in range(out.shape[0]):
-        for c in range(out.shape[1]):
-            out[r, c] = np.sum(image[r:r + kh, c:c + kw] * kernel)  # uint8 products wrap
-    return out
+    (h, w), (kh, kw) = image.shape, kernel.shape
+    return _slide(image, kernel, h - kh + 1, w - kw + 1)  # uint8 products wrap
 
 
 def loops_no_size_check(image, kernel):
     image, kernel = image.astype(float), kernel.astype(float)
-    kh, kw = kernel.shape
-    out = np.zeros((max(image.shape[0] - kh + 1, 0), max(image.shape[1] - kw + 1, 0)))
-    for r in range(out.shape[0]):
-        for c in range(out.shape[1]):
-            out[r, c] = np.sum(image[r:r + kh, c:c + kw] * kernel)
-    return out
+    (h, w), (kh, kw) = image.shape, kernel.shape
+    return _slide(image, kernel, max(h - kh + 1, 0), max(w - kw + 1, 0))
 
 
 def loops_in_place(image, kernel):
