@@ -15,19 +15,29 @@ truth), the build
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
 
 import jupytext
 import nbformat
+import tomllib
 
 from autograder.paths import COURSE_ROOT, NOTEBOOKS_DIR, REPO_ROOT, lesson_sources
 
-__all__ = ["build", "check_up_to_date", "scratch_course", "run_nbgrader", "course_settings", "INTEGRITY_ID"]
+__all__ = [
+    "build",
+    "check_up_to_date",
+    "checker_module",
+    "course_settings",
+    "run_nbgrader",
+    "scratch_course",
+    "source_notebook",
+    "INTEGRITY_ID",
+]
 
 #: grade_id of the hidden integrity cell the build appends to every lesson.
 INTEGRITY_ID = "integrity"
@@ -98,6 +108,36 @@ def _integrity_cell() -> nbformat.NotebookNode:
     return cell
 
 
+def checker_module(name: str) -> str | None:
+    """Dotted name of lesson ``NN_name``'s checker module, or None if it has none."""
+    module = f"course_utils.checks.lesson{name[:2]}"
+    package = REPO_ROOT / "course_utils" / "checks"
+    found = (package / f"lesson{name[:2]}.py").is_file() or (package / f"lesson{name[:2]}").is_dir()
+    return module if found else None
+
+
+def _import_checkers_first(nb: nbformat.NotebookNode, name: str, path: Path) -> None:
+    """Put the lesson's checker import on the first line of its ``setup`` cell.
+
+    Importing the checkers imports :mod:`course_utils.integrity`, which snapshots the
+    oracles before any student code runs; the build writes this line so that no author has
+    to remember it (or fight an import sorter over it).
+    """
+    module = checker_module(name)
+    if module is None:
+        return
+    setup = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"]
+    if len(setup) != 1 or setup[0].cell_type != "code":
+        raise ValueError(f"{path.name}: a lesson with checkers needs one code cell with "
+                         f'grade_id "setup" (found {len(setup)})')
+    package, _, lesson = module.rpartition(".")
+    line = f"from {package} import {lesson}  # first: snapshots the oracles before any student code"
+    if re.search(rf"^from {re.escape(package)} import {lesson}\b", setup[0].source, re.M):
+        raise ValueError(f"{path.name}: remove `from {package} import {lesson}` from the setup "
+                         "cell; the build inserts it as the cell's first line")
+    setup[0].source = line + "\n" + setup[0].source
+
+
 def source_notebook(path: Path) -> nbformat.NotebookNode:
     """Read a lesson source and return its full nbgrader source notebook.
 
@@ -120,6 +160,7 @@ def source_notebook(path: Path) -> nbformat.NotebookNode:
     nb = jupytext.read(path)
     if not nb.cells or nb.cells[0].cell_type != "markdown":
         raise ValueError(f"{path.name}: the first cell must be the lesson's markdown title")
+    _import_checkers_first(nb, name, path)
     nb.cells[1:1] = [nbformat.v4.new_markdown_cell(_badges(name)), _colab_cell()]
     nb.cells.append(_integrity_cell())
     for index, cell in enumerate(nb.cells):

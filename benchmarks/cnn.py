@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/cnn.py --data PATH_TO_NPZ [--device cpu|cuda|mps|auto] [--threads N]
 
-Trains :func:`course_utils.cnn.train_reference` on the file's training split (the epoch
+Trains :func:`course_utils.learning.reference_model.train_reference` on the file's training split (the epoch
 kept is chosen on its validation split), then evaluates once on the test split and prints
 one JSON line::
 
@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from sklearn.metrics import accuracy_score, roc_auc_score
 
-    from course_utils.cnn import ReferenceConfig, predict_scores, train_reference
     from course_utils.device import pick_device
-    from course_utils.medmnist import load_npz
+    from course_utils.learning.medmnist import load_npz
+    from course_utils.learning.reference_model import ReferenceConfig, predict_scores, train_reference
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -55,9 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch.nn.functional as F
     from scipy import ndimage
 
-    from course_utils import kernels
-    from course_utils.convolution import time_call
     from course_utils.samples import ct_slice_512
+    from course_utils.vision import lecture_grids, time_call
 
     torch.set_num_threads(1)
     sample = ct_slice_512()
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
               "scipy": scipy.__version__, "torch": torch.__version__, "threads": 1}
 
     for name in ("edge_laplacian_8", "gaussian_5x5"):
-        kernel = kernels.get_kernel(name)
+        kernel = lecture_grids.get_kernel(name)
         label = f"{kernel.shape[0]}x{kernel.shape[1]}"
         x, w, b = image[None, None], kernel[None, None], np.zeros(1)
         valid = (slice(kernel.shape[0] // 2, size - kernel.shape[0] // 2),

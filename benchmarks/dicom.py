@@ -22,11 +22,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from autograder.solutions import lesson_solutions  # noqa: E402
-from course_utils import pacs, phantoms  # noqa: E402
-from course_utils.dicom import (  # noqa: E402
+from course_utils.dicom import (  # noqa: E402  # noqa: E402
     DicomFileError,
     list_dicom_files,
     load_series,
+    pacs,
+    phantoms,
     read_dicom,
     slice_geometry,
 )

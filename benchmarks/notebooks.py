@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 import nbformat
-
-from _course import pin_to_one_core, built_course
+from _course import built_course, pin_to_one_core
 
 from autograder.execute import execute, graded_cell_outcomes
 

@@ -19,7 +19,6 @@ Failures raise one of three exceptions, each with a one-line message that says w
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 import shutil
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from course_utils._shared import file_digest
 from course_utils.validation import check_number
 
 __all__ = [
@@ -335,11 +335,7 @@ def file_checksum(path: str | os.PathLike[str], algorithm: str = "sha256") -> st
     str
         The hex digest.
     """
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, algorithm)
 
 
 def _matches(path: Path, known_hash: str) -> tuple[bool, str]:

@@ -58,7 +58,7 @@ def environment_report() -> dict[str, Any]:
         cannot be imported), ``data_cache`` (folder) and ``grading`` (nbgrader mode).
     """
     from course_utils.data import cache_dir
-    from course_utils.grading import grading_mode
+    from course_utils.runtime import grading_mode
 
     try:
         from course_utils.device import device_summary

@@ -38,7 +38,17 @@ import types
 from pathlib import Path
 from typing import Any
 
-__all__ = ["IntegrityError", "verify", "snapshot", "watch", "OK_MARKER", "FAIL_MARKER", "TOKEN_ENV"]
+__all__ = [
+    "IntegrityError",
+    "verify",
+    "snapshot",
+    "watch",
+    "find_problems",
+    "expected_ok_line",
+    "OK_MARKER",
+    "FAIL_MARKER",
+    "TOKEN_ENV",
+]
 
 #: Printed (with a digest) by :func:`verify` when nothing is wrong.
 OK_MARKER = "course_utils integrity: OK"

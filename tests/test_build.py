@@ -55,8 +55,12 @@ def test_lesson_source_follows_the_course_pattern(path):
     assert len(ids) == len(set(ids)), "grade_id values must be unique"
     setup = next(c for c in nb.cells if c.cell_type == "code")
     assert setup.metadata["nbgrader"]["grade_id"] == "setup" and setup.metadata["nbgrader"]["locked"]
-    assert setup.source.startswith(f"from course_utils.checks import lesson{number}"), (
-        "the setup cell imports the lesson's checkers first (integrity snapshot)")
+    assert f"import lesson{number}" not in setup.source, (
+        "the build inserts the checker import; the source must not repeat it")
+    built = next(c for c in source_notebook(path).cells
+                 if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+    assert built.source.startswith(f"from course_utils.checks import lesson{number}  #"), (
+        "the built setup cell imports the lesson's checkers first (integrity snapshot)")
     solutions = [m["grade_id"] for m in meta if m.get("solution")]
     tests = [m for m in meta if m.get("grade") and not m.get("solution")]
     assert len(solutions) >= 4, "at least 4 autograded exercises"

@@ -1,5 +1,6 @@
 """The checker machinery: messages, mutation, types before values, silence."""
 
+import sys
 import warnings
 
 import numpy as np
@@ -137,3 +138,110 @@ def test_tensor_inputs_are_compared_by_value():
     t = torch.tensor([1.0, float("nan")])
     assert _same(t, t.clone()) and not _same(t, torch.tensor([2.0, 0.0]))
     assert not _same(t, t.numpy()) and not _same(t, t.double())
+
+
+# -- "by hand": the library spy ----------------------------------------------------------------
+def _by_hand_checker():
+    from course_utils.checks import checker
+
+    @checker("sum by hand", n_random=0,
+             forbid=("scipy.signal.correlate2d", "torch.nn.functional.conv2d",
+                     "torch.Tensor.softmax", "sklearn.metrics.roc_auc_score",
+                     "no_such_package.function"))
+    def check_sum(check, *, seed, n_random):
+        got = check.call("3x3 ones", np.ones((3, 3)))
+        check.true(float(got) == 9.0, "3x3 ones", f"expected 9, got {got!r}")
+        check.expect_error("a string", TypeError, "not an image")
+
+    return check_sum
+
+
+def _sum_by_hand(image):
+    if not isinstance(image, np.ndarray):
+        raise TypeError("expected an array")
+    total = 0.0
+    for value in image.ravel():
+        total += value
+    return total
+
+
+def test_library_spy_lets_hand_written_code_through(capsys):
+    _by_hand_checker()(_sum_by_hand)
+    assert capsys.readouterr().out.startswith("\u2714")
+    assert sys.getprofile() is None
+
+
+def _via_alias(image):
+    from scipy.signal import correlate2d as c2
+
+    return c2(image, np.ones((3, 3)), mode="valid")[0, 0]
+
+
+def _via_torch(image):
+    import torch
+    import torch.nn.functional as F
+
+    t = torch.from_numpy(np.asarray(image, float))[None, None]
+    return float(F.conv2d(t, torch.ones(1, 1, 3, 3, dtype=torch.float64)))
+
+
+def _via_module(image):
+    import torch
+
+    layer = torch.nn.Conv2d(1, 1, 3, bias=False).double()
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+        return float(layer(torch.from_numpy(np.asarray(image, float))[None, None]))
+
+
+def _via_method(image):
+    import torch
+
+    return float(torch.from_numpy(image).softmax(0).sum() * 0 + 9)
+
+
+def _via_helper(image):
+    from sklearn import metrics
+
+    return 9.0 + 0 * metrics.roc_auc_score([0, 1], [0.2, 0.8])
+
+
+def _switches_the_spy_off(image):
+    sys.setprofile(None)
+    return _via_alias(image)
+
+
+def _raises_after_the_call(image):
+    _via_alias(image)
+    raise TypeError("expected an array")
+
+
+@pytest.mark.parametrize("answer, called", [
+    (_via_alias, "scipy.signal.correlate2d"),
+    (_via_torch, "torch.nn.functional.conv2d"),
+    (_via_module, "torch.nn.functional.conv2d"),
+    (_via_method, "torch.Tensor.softmax"),
+    (_via_helper, "sklearn.metrics.roc_auc_score"),
+    (_switches_the_spy_off, "sys.setprofile"),
+    (_raises_after_the_call, "scipy.signal.correlate2d"),
+])
+def test_library_spy_refuses_a_forbidden_call_however_it_is_made(answer, called):
+    with pytest.raises(CheckFailed) as caught:
+        _by_hand_checker()(answer)
+    message = str(caught.value)
+    assert "asks you to write it yourself" in message and called in message, message
+    assert sys.getprofile() is None
+
+
+def test_library_spy_keeps_an_existing_profiler():
+    seen = []
+
+    def outer(frame, event, arg):
+        seen.append(event)
+
+    sys.setprofile(outer)
+    try:
+        _by_hand_checker()(_sum_by_hand)
+        assert sys.getprofile() is outer
+    finally:
+        sys.setprofile(None)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import cnn
-from course_utils.medmnist import synthetic_chest_xray
+from course_utils.learning import reference_model as cnn
+from course_utils.learning.medmnist import synthetic_chest_xray
 
 
 def test_reference_cnn_shapes_and_size() -> None:

@@ -1,12 +1,12 @@
-"""course_utils.convolution: the 512x512 CT, grids, gallery, timing, numerical gradients."""
+"""course_utils.vision: the 512x512 CT, grids, gallery, timing, numerical gradients."""
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from course_utils import kernels
 from course_utils.samples import ct_slice_512
-from course_utils.convolution import (
+from course_utils.vision import (
+    lecture_grids,
     numerical_gradient,
     plot_timings,
     show_grid,
@@ -32,7 +32,7 @@ def test_ct_slice_512_is_a_real_ct_in_hu():
 
 
 def test_show_grid_draws_numbers_and_boxes():
-    ax = show_grid(kernels.LECTURE_IMAGE, highlight=(1, 2, 3, 3), marked=[(0, 0)], title="t")
+    ax = show_grid(lecture_grids.LECTURE_IMAGE, highlight=(1, 2, 3, 3), marked=[(0, 0)], title="t")
     texts = [t.get_text() for t in ax.texts]
     assert len(texts) == 49 and texts.count("1") == 8
     assert len(ax.patches) == 2 and ax.get_title() == "t"
@@ -57,10 +57,10 @@ def test_show_grid_rejects_a_highlight_that_does_not_fit():
 
 def test_kernel_gallery_has_one_panel_per_kernel_plus_input():
     image = np.asarray(ct_slice_512().image)[::8, ::8]
-    fig = show_kernel_gallery(image, kernels.KERNEL_TABLE, spacing=(3.8, 3.8),
-                              titles=kernels.KERNEL_TITLES)
+    fig = show_kernel_gallery(image, lecture_grids.KERNEL_TABLE, spacing=(3.8, 3.8),
+                              titles=lecture_grids.KERNEL_TITLES)
     titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titled[0] == "input" and len(titled) == 1 + len(kernels.KERNEL_TABLE)
+    assert titled[0] == "input" and len(titled) == 1 + len(lecture_grids.KERNEL_TABLE)
     assert "Unsharp masking 5x5" in titled
     assert fig.axes[0].get_xlabel() == "x (mm)"
 

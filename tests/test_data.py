@@ -158,16 +158,6 @@ def test_ct_series_entry_matches_the_pinned_commit() -> None:
     assert "BSD" in entry.licence
 
 
-def test_ct_checksums_match_the_shared_copy_when_present() -> None:
-    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "ct_head_ge"
-    if not (root / "SHA256SUMS").is_file():
-        pytest.skip("no real data")
-    sums = dict(line.split()[::-1] for line in (root / "SHA256SUMS").read_text().splitlines())
-    assert {f.name: f.known_hash[7:] for f in data.get_entry("ct_head_ge").files} == sums
-    assert {f.name: f.size_bytes for f in data.get_entry("ct_head_ge").files} == {
-        name: (root / name).stat().st_size for name in sums}
-
-
 def test_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
                                             ) -> None:
     monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path))

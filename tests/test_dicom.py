@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from course_utils import phantoms
 from course_utils.dicom import (
     BASIC_PROFILE,
     EDITION,
@@ -23,6 +22,7 @@ from course_utils.dicom import (
     key_metadata,
     list_dicom_files,
     load_series,
+    phantoms,
     pixel_array,
     profile_action,
     read_bytes,

@@ -1,9 +1,9 @@
 """environment.yml (Binder, conda-forge) and pyproject.toml declare the same dependencies."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]

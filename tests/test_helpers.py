@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from course_utils import display, environment, grading, samples
+from course_utils import display, environment, runtime, samples
 from course_utils.device import device_summary, pick_device
 
 
@@ -92,13 +92,13 @@ def test_show_hu_rejects_bad_windows():
 
 
 def test_grading_mode_reads_nbgrader_execution(monkeypatch):
-    assert grading.grading_mode() is None and not grading.is_grading()
-    assert grading.budget(full=10, grading=1) == 10
+    assert runtime.grading_mode() is None and not runtime.is_grading()
+    assert runtime.budget(full=10, grading=1) == 10
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    assert grading.grading_mode() == "autograde" and grading.is_grading()
-    assert grading.budget(full=10, grading=1) == 1
+    assert runtime.grading_mode() == "autograde" and runtime.is_grading()
+    assert runtime.budget(full=10, grading=1) == 1
     monkeypatch.setenv("NBGRADER_EXECUTION", "  ")
-    assert not grading.is_grading()
+    assert not runtime.is_grading()
 
 
 def test_environment_report(monkeypatch, capsys, tmp_path):

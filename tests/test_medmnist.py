@@ -10,8 +10,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from course_utils import data, medmnist
-from course_utils.medmnist import MedMNISTData, load_npz, load_pneumoniamnist, save_npz
+from course_utils import data
+from course_utils.learning import medmnist
+from course_utils.learning.medmnist import MedMNISTData, load_npz, load_pneumoniamnist, save_npz
 from tests.test_data import medmnist_bytes
 
 

@@ -1,4 +1,4 @@
-"""course_utils.pacs: the loopback archive (pynetdicom) and the Orthanc launcher.
+"""course_utils.dicom.pacs: the loopback archive (pynetdicom) and the Orthanc launcher.
 
 Every test talks to 127.0.0.1 only, with short timeouts, and stops what it starts.
 """
@@ -22,7 +22,7 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
-from course_utils import pacs, phantoms
+from course_utils.dicom import pacs, phantoms
 
 TIMEOUT = 5.0
 

@@ -1,4 +1,4 @@
-"""course_utils.phantoms: synthetic CT series with correct geometry and known ground truth."""
+"""course_utils.dicom.phantoms: synthetic CT series with correct geometry and known ground truth."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from course_utils import phantoms
+from course_utils.dicom import phantoms
 
 
 def _read(path):

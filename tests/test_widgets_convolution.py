@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from course_utils import kernels, samples
+from course_utils import samples
+from course_utils.vision import lecture_grids
 from course_utils.widgets.convolution import (
     ConvolutionStepper,
     KernelEditor,
@@ -16,21 +17,21 @@ from course_utils.widgets.convolution import (
 def test_stepper_walks_the_lecture_example_like_the_slides():
     stepper = convolution_stepper()
     assert isinstance(stepper, ConvolutionStepper) and stepper.n_steps == 25
-    np.testing.assert_array_equal(stepper.feature_map, kernels.LECTURE_FEATURE_MAP)
+    np.testing.assert_array_equal(stepper.feature_map, lecture_grids.LECTURE_FEATURE_MAP)
     seen = np.zeros((5, 5))
     for step in range(stepper.n_steps):
         stepper.step.value = step
         seen[stepper.position] = stepper.total
         assert f"= <b>{stepper.total:g}</b>" in stepper.view.value
-    np.testing.assert_array_equal(seen, kernels.LECTURE_FEATURE_MAP)
+    np.testing.assert_array_equal(seen, lecture_grids.LECTURE_FEATURE_MAP)
 
 
 def test_stepper_shows_the_multiply_and_sum_of_the_current_window():
     stepper = convolution_stepper()
     stepper.step.value = 16  # output (3, 1): the lecture's 4
     assert stepper.position == (3, 1) and stepper.total == 4
-    np.testing.assert_array_equal(stepper.window, kernels.LECTURE_IMAGE[3:6, 1:4])
-    np.testing.assert_array_equal(stepper.products, stepper.window * kernels.FEATURE_DETECTOR)
+    np.testing.assert_array_equal(stepper.window, lecture_grids.LECTURE_IMAGE[3:6, 1:4])
+    np.testing.assert_array_equal(stepper.products, stepper.window * lecture_grids.FEATURE_DETECTOR)
     text = stepper.view.value
     assert "step 17 of 25: output (3, 1)" in text and "1&times;1" in text
     assert text.count("#8fd18f") == 1  # one current output cell
@@ -42,12 +43,12 @@ def test_stepper_with_stride_and_padding():
     assert stepper.feature_map.shape == (4, 4) and stepper.n_steps == 16
     stepper.step.value = 5  # output (1, 1): window starts at padded (2, 2)
     np.testing.assert_array_equal(stepper.window,
-                                  np.pad(kernels.LECTURE_IMAGE, 1)[2:5, 2:5].astype(float))
+                                  np.pad(lecture_grids.LECTURE_IMAGE, 1)[2:5, 2:5].astype(float))
     assert "(zero padded)" in stepper.view.value
 
 
 def test_stepper_on_the_curve_detector():
-    stepper = convolution_stepper(kernels.CURVE_MATCHING_FIELD, kernels.CURVE_DETECTOR)
+    stepper = convolution_stepper(lecture_grids.CURVE_MATCHING_FIELD, lecture_grids.CURVE_DETECTOR)
     assert stepper.n_steps == 1 and stepper.total == 6600
 
 
@@ -68,14 +69,14 @@ def test_kernel_editor_updates_the_feature_map_when_a_weight_changes():
     editor = kernel_editor()
     assert isinstance(editor, KernelEditor)
     ct = np.asarray(samples.ct_slice().image, dtype=np.float64)
-    np.testing.assert_array_equal(editor.kernel, kernels.QUIZ_KERNELS["A"])
+    np.testing.assert_array_equal(editor.kernel, lecture_grids.QUIZ_KERNELS["A"])
     np.testing.assert_allclose(
         editor.feature_map,
-        ndimage.correlate(ct, kernels.QUIZ_KERNELS["A"].astype(float), mode="constant"))
+        ndimage.correlate(ct, lecture_grids.QUIZ_KERNELS["A"].astype(float), mode="constant"))
     before = editor.figure.value
     assert before[:4] == b"\x89PNG"
     editor.cells[4].value = 1.0  # centre weight
-    expected_kernel = kernels.QUIZ_KERNELS["A"].astype(float)
+    expected_kernel = lecture_grids.QUIZ_KERNELS["A"].astype(float)
     expected_kernel[1, 1] = 1.0
     np.testing.assert_array_equal(editor.kernel, expected_kernel)
     np.testing.assert_allclose(editor.feature_map,
@@ -87,7 +88,7 @@ def test_kernel_editor_updates_the_feature_map_when_a_weight_changes():
 def test_kernel_editor_presets_fill_the_cells_and_editing_returns_to_custom():
     editor = kernel_editor(np.arange(100.0).reshape(10, 10), spacing=(0.5, 0.5))
     editor.preset.value = "Sharpen"
-    np.testing.assert_array_equal(editor.kernel, kernels.KERNEL_TABLE["sharpen"])
+    np.testing.assert_array_equal(editor.kernel, lecture_grids.KERNEL_TABLE["sharpen"])
     assert editor.preset.value == "Sharpen"
     editor.cells[0].value = 2.0
     assert editor.preset.value == "(custom)"

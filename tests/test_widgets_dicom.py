@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_utils import phantoms
-from course_utils.dicom import read_dicom, sample_file
+from course_utils.dicom import phantoms, read_dicom, sample_file
 from course_utils.widgets.dicom import slice_scroller, tag_browser, window_to_uint8
 
 

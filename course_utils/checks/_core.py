@@ -29,18 +29,22 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import importlib
 import inspect
 import io
 import numbers
-import warnings
-from collections.abc import Callable, Iterator
-from typing import Any
+import sys
+import threading
+import types
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
 
 import numpy as np
 
+from course_utils._shared import quiet
 from course_utils.validation import describe
 
-__all__ = ["CheckFailed", "Check", "checker", "quiet"]
+__all__ = ["CheckFailed", "Check", "LibrarySpy", "checker"]
 
 
 class CheckFailed(AssertionError):
@@ -68,17 +72,6 @@ class CheckFailed(AssertionError):
             message += f"\nHint: {hint}"
         super().__init__(message)
 
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence warnings and numpy floating-point messages inside the block.
-
-    Checkers run inside this so that nothing reaches stderr (nbgrader counts any
-    stderr output in a test cell as a failure).
-    """
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        yield
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -123,6 +116,97 @@ def _first_difference(got: np.ndarray, expected: np.ndarray, close: np.ndarray) 
     )
 
 
+class LibrarySpy:
+    """Notice calls to named library functions while a student's function runs.
+
+    Exercises that say "by hand" (loops, NumPy only) would otherwise accept a one-line
+    call to the very library the checker uses as its oracle. The spy resolves each dotted
+    name once, then watches the student's function with :func:`sys.setprofile` (and
+    :func:`threading.setprofile` for threads it starts): Python functions are recognised
+    by their code objects, C functions and methods by identity or by their class and name.
+    So an alias, a ``from ... import``, a method call (``x.softmax()``) or a call through a
+    helper is noticed, and nothing is replaced: there is nothing to restore and nothing
+    for the integrity guard to see.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Dotted names, ``"scipy.signal.correlate2d"`` or ``"torch.Tensor.softmax"``. A name
+        that does not resolve in this environment is ignored (it cannot be called either).
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._codes: dict[types.CodeType, str] = {}
+        self._objects: dict[int, str] = {}
+        self._methods: dict[str, list[tuple[type, str]]] = {}
+        self._keep: list[Any] = []
+        for name in names:
+            target = _resolve(name)
+            if target is None:
+                continue
+            self._keep.append(target)
+            function = inspect.unwrap(target) if callable(target) else target
+            code = getattr(function, "__code__", None)
+            if isinstance(code, types.CodeType):
+                self._codes[code] = name
+            objclass = getattr(target, "__objclass__", None)
+            if objclass is not None:
+                self._methods.setdefault(target.__name__, []).append((objclass, name))
+            self._objects[id(target)] = name
+            self._objects[id(function)] = name
+        self.called: list[str] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._codes or self._objects)
+
+    def _profile(self, frame: types.FrameType, event: str, arg: Any) -> None:
+        if event == "call":
+            name = self._codes.get(frame.f_code)
+        elif event == "c_call":
+            name = self._objects.get(id(arg))
+            if name is None and getattr(arg, "__name__", None) in self._methods:
+                owner = getattr(arg, "__self__", None)
+                name = next((n for cls, n in self._methods[arg.__name__]
+                             if isinstance(owner, cls)), None)
+        else:
+            return
+        if name is not None and name not in self.called:
+            self.called.append(name)
+
+    def run(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``function(*args, **kwargs)`` while watching; return what it returns."""
+        if not self:
+            return function(*args, **kwargs)
+        previous = sys.getprofile()
+        previous_threads = getattr(threading, "getprofile", lambda: None)()
+        sys.setprofile(self._profile)
+        threading.setprofile(self._profile)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if sys.getprofile() != self._profile and "sys.setprofile" not in self.called:
+                self.called.append("sys.setprofile (which switches this check off)")
+            sys.setprofile(previous)
+            threading.setprofile(previous_threads)
+
+
+def _resolve(name: str) -> Any:
+    """Import ``a.b.c`` as far as it is a module, then follow attributes; None if absent."""
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attribute in parts[cut:]:
+                target = getattr(target, attribute)
+        except AttributeError:
+            return None
+        return target
+    return None
+
+
 _NOT_IMPLEMENTED = object()
 
 
@@ -142,13 +226,40 @@ class Check:
         How many comparisons have passed so far.
     """
 
-    def __init__(self, exercise: str, student_fn: Callable[..., Any]):
+    def __init__(
+        self,
+        exercise: str,
+        student_fn: Callable[..., Any],
+        *,
+        forbid: Iterable[str] = (),
+        forbid_hint: str | None = None,
+    ):
         self.exercise = exercise
         self.student_fn = student_fn
         self.n_checked = 0
+        self.forbid_hint = forbid_hint
+        self._spy = LibrarySpy(forbid)
+
+    def _invoke(self, case: str, args: tuple, kwargs: dict) -> Any:
+        """Run the student's function under the library spy; refuse a forbidden call."""
+        self._spy.called.clear()
+        try:
+            return self._spy.run(self.student_fn, *args, **kwargs)
+        finally:
+            if self._spy.called:
+                self._refuse_library(case)
+
+    def _refuse_library(self, case: str) -> NoReturn:
+        called = ", ".join(self._spy.called)
+        self.fail(
+            case,
+            f"this exercise asks you to write it yourself, but your function called {called}",
+            self.forbid_hint or "use the library afterwards, to check your own version; here "
+            "write the computation with loops or NumPy array operations",
+        )
 
     # -- failing ---------------------------------------------------------------------
-    def fail(self, case: str, problem: str, hint: str | None = None) -> None:
+    def fail(self, case: str, problem: str, hint: str | None = None) -> NoReturn:
         """Raise :class:`CheckFailed` for ``case``."""
         raise CheckFailed(self.exercise, case, problem, hint)
 
@@ -173,7 +284,7 @@ class Check:
         """
         given_args, given_kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
         try:
-            result = self.student_fn(*given_args, **given_kwargs)
+            result = self._invoke(case, given_args, given_kwargs)
         except NotImplementedError:
             result = _NOT_IMPLEMENTED
         except CheckFailed:
@@ -208,7 +319,7 @@ class Check:
             " or ".join(e.__name__ for e in error) if isinstance(error, tuple) else error.__name__
         )
         try:
-            result = self.student_fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+            result = self._invoke(case, copy.deepcopy(args), copy.deepcopy(kwargs))
         except NotImplementedError:
             result = _NOT_IMPLEMENTED
         except error as exc:
@@ -356,7 +467,13 @@ class Check:
         self.n_checked += 1
 
 
-def checker(exercise: str, *, n_random: int = 10) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def checker(
+    exercise: str,
+    *,
+    n_random: int = 10,
+    forbid: Iterable[str] = (),
+    forbid_hint: str | None = None,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Decorate a checker body into the public ``check_xxx(student_fn, *, seed, n_random)``.
 
     Parameters
@@ -365,6 +482,12 @@ def checker(exercise: str, *, n_random: int = 10) -> Callable[[Callable[..., Non
         The exercise's name, shown in every message and in the success line.
     n_random : int, default 10
         Default number of seeded random cases (hidden tests pass more).
+    forbid : iterable of str, optional
+        Dotted names of library functions the student's function may not call, for
+        exercises whose text says "by hand" (see :class:`LibrarySpy`). A call fails the
+        case with "this exercise asks you to write it yourself".
+    forbid_hint : str, optional
+        The hint shown with that failure (what to use instead).
 
     Returns
     -------
@@ -383,7 +506,7 @@ def checker(exercise: str, *, n_random: int = 10) -> Callable[[Callable[..., Non
                     f"expected your function, got {describe(student_fn)}",
                     "pass the function itself, without calling it: check_xxx(my_function)",
                 )
-            check = Check(exercise, student_fn)
+            check = Check(exercise, student_fn, forbid=forbid, forbid_hint=forbid_hint)
             sink = io.StringIO()
             with quiet(), contextlib.redirect_stderr(sink):
                 body(check, seed=seed, n_random=n_random, **extra)
@@ -398,6 +521,7 @@ def checker(exercise: str, *, n_random: int = 10) -> Callable[[Callable[..., Non
             ]
         )
         run.exercise = exercise  # type: ignore[attr-defined]
+        run.forbid = tuple(forbid)  # type: ignore[attr-defined]
         return run
 
     return decorate

@@ -9,7 +9,7 @@ Oracles, never a copy of the solutions:
   ``pydicom.pixels.apply_windowing`` (DICOM's LINEAR VOI function),
   ``skimage.exposure.rescale_intensity`` for images without a window;
 * the information model: ``pydicom.fileset.FileSet`` (pydicom's DICOMDIR builder);
-* volumes: the ground truth of :mod:`course_utils.phantoms` (it knows where it put
+* volumes: the ground truth of :mod:`course_utils.dicom.phantoms` (it knows where it put
   every slice), with real-world traps (shuffled names, Instance Numbers against the
   position, thickness != spacing, oblique and coronal stacks, rounding noise, non-uniform
   spacing, gantry tilt, mixed series);
@@ -17,7 +17,7 @@ Oracles, never a copy of the solutions:
 * de-identification: the action codes of PS3.15 Table E.1-1 (:mod:`course_utils.dicom.deid`),
   applied to every real file of pydicom and pydicom-data and to a synthetic series that
   must still load as one volume;
-* networking: a pynetdicom archive (:class:`course_utils.pacs.PacsServer`) started by the
+* networking: a pynetdicom archive (:class:`course_utils.dicom.pacs.PacsServer`) started by the
   checker on a free loopback port; its log shows what the student's client really did.
 """
 
@@ -40,8 +40,10 @@ from typing import Any
 import numpy as np
 from skimage.exposure import rescale_intensity
 
-from course_utils import integrity, phantoms
+from course_utils import integrity
+from course_utils._shared import file_digest
 from course_utils.checks._core import Check, checker
+from course_utils.dicom import phantoms
 from course_utils.dicom.deid import EDITION, PROFILE_CODE, profile_action
 from course_utils.dicom.files import sample_file, sample_files
 from course_utils.validation import describe
@@ -113,7 +115,6 @@ def _read_or_fail(check: Check, case: str, path: str, problem: str, hint: str) -
         return _read(path)
     except Exception as exc:  # noqa: BLE001 - any reading error is the student's to fix
         check.fail(case, f"{problem} ({type(exc).__name__}: {exc})", hint)
-        raise  # not reached: check.fail raises
 
 
 @functools.cache
@@ -145,11 +146,6 @@ def _explicit_le_files() -> list[str]:
         ):
             chosen.append(path)
     return chosen
-
-
-def _sha256(path: str | Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def _image_dataset(
@@ -1155,7 +1151,7 @@ def check_load_volume(check: Check, *, seed: int, n_random: int) -> None:
                 )
             )
         for label, series in cases:
-            before = {p: _sha256(p) for p in series.paths}
+            before = {p: file_digest(p) for p in series.paths}
             got = check.call(label, list(series.paths))
             spy.refuse(check, label)
             if not isinstance(got, tuple) or len(got) != 2:
@@ -1197,7 +1193,7 @@ def check_load_volume(check: Check, *, seed: int, n_random: int) -> None:
                     hint="dz comes from the positions, not SliceThickness (here the "
                     "thickness is larger than the spacing); PixelSpacing is (row, column)",
                 )
-            after = {p: _sha256(p) for p in series.paths}
+            after = {p: file_digest(p) for p in series.paths}
             check.true(
                 before == after,
                 label,
@@ -1713,7 +1709,7 @@ def check_deidentify(check: Check, *, seed: int, n_random: int) -> None:
 
 # == 7. networking ===============================================================================
 def _server(folder: Path, ae_title: str = "CHECKPACS") -> Any:
-    from course_utils.pacs import PacsServer
+    from course_utils.dicom.pacs import PacsServer
 
     return PacsServer(folder, ae_title=ae_title, timeout=5.0).start()
 
@@ -1742,7 +1738,7 @@ def check_echo(check: Check, *, seed: int, n_random: int) -> None:
     called AE title (rejected association) and a port where nothing listens raise
     ConnectionError, within the timeout.
     """
-    from course_utils.pacs import LOOPBACK, free_port
+    from course_utils.dicom.pacs import LOOPBACK, free_port
 
     calling = f"ECHO{seed % 1000:03d}"
     with tempfile.TemporaryDirectory(prefix="course_l02_echo_") as tmp:
@@ -1832,13 +1828,13 @@ def check_store(check: Check, *, seed: int, n_random: int) -> None:
     status must be 0, the archive must hold exactly those instances with identical pixel
     data, the association must be released, and the files on disk must be unchanged.
     """
-    from course_utils.pacs import LOOPBACK
+    from course_utils.dicom.pacs import LOOPBACK
 
     calling = "STORESCU"
     with tempfile.TemporaryDirectory(prefix="course_l02_store_") as tmp:
         root = Path(tmp)
         paths = _store_files(root / "files", seed)
-        before = {p: _sha256(p) for p in paths}
+        before = {p: file_digest(p) for p in paths}
         server = _server(root / "archive")
         try:
             case = (
@@ -1891,7 +1887,7 @@ def check_store(check: Check, *, seed: int, n_random: int) -> None:
             _released(check, case, server, calling)
         finally:
             server.stop()
-        after = {p: _sha256(p) for p in paths}
+        after = {p: file_digest(p) for p in paths}
         check.true(
             before == after,
             "the files sent",
@@ -1934,7 +1930,7 @@ def check_find(check: Check, *, seed: int, n_random: int) -> None:
     the archive returns; an unknown patient gives []; a level other than "STUDY" or
     "SERIES" raises ValueError before any network traffic.
     """
-    from course_utils.pacs import LOOPBACK
+    from course_utils.dicom.pacs import LOOPBACK
 
     with tempfile.TemporaryDirectory(prefix="course_l02_find_") as tmp:
         server, s = _find_archive(Path(tmp), seed)
@@ -2038,7 +2034,7 @@ def check_get(check: Check, *, seed: int, n_random: int) -> None:
     identical.
     """
 
-    from course_utils.pacs import LOOPBACK
+    from course_utils.dicom.pacs import LOOPBACK
 
     with tempfile.TemporaryDirectory(prefix="course_l02_get_") as tmp:
         root = Path(tmp)

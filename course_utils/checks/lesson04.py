@@ -4,7 +4,7 @@ Oracles: ``scipy.signal.correlate2d`` / ``convolve2d``, ``scipy.ndimage.correlat
 ``scipy.special.softmax``, ``torch.nn.functional`` (``conv2d``, ``max_pool2d`` with
 ``ceil_mode=True``, ``relu``, ``leaky_relu``, ``sigmoid``, ``tanh``, ``elu``, ``linear``,
 ``softmax``) and ``torch.autograd.grad``; plus the exact values printed in the lecture
-(:mod:`course_utils.kernels`): the 5x5 feature map, the curve detector's 6600 and 0, the
+(:mod:`course_utils.vision.lecture_grids`): the 5x5 feature map, the curve detector's 6600 and 0, the
 max-pooled 3x3 map.
 
 Student loop implementations are only given small inputs, so that grading one
@@ -21,9 +21,10 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage, signal, special
 
-from course_utils import integrity, kernels, samples
+from course_utils import integrity, samples
 from course_utils.checks._core import Check, checker
 from course_utils.validation import describe
+from course_utils.vision import lecture_grids
 
 __all__ = [
     "check_conv2d_loops",
@@ -111,12 +112,12 @@ def _describe_like(got: Any, candidates: dict[str, np.ndarray]) -> str | None:
 # -- exercise 1: valid cross-correlation with loops --------------------------------------------
 def _correlate_cases(rng: np.random.Generator, n: int) -> Iterator[tuple[str, np.ndarray,
                                                                          np.ndarray]]:
-    yield ("lecture's 7x7 image * 3x3 feature detector", np.array(kernels.LECTURE_IMAGE),
-           np.array(kernels.FEATURE_DETECTOR))
+    yield ("lecture's 7x7 image * 3x3 feature detector", np.array(lecture_grids.LECTURE_IMAGE),
+           np.array(lecture_grids.FEATURE_DETECTOR))
     yield ("lecture's curve detector on the matching receptive field",
-           np.array(kernels.CURVE_MATCHING_FIELD), np.array(kernels.CURVE_DETECTOR))
+           np.array(lecture_grids.CURVE_MATCHING_FIELD), np.array(lecture_grids.CURVE_DETECTOR))
     yield ("lecture's curve detector on the other receptive field",
-           np.array(kernels.CURVE_OTHER_FIELD), np.array(kernels.CURVE_DETECTOR))
+           np.array(lecture_grids.CURVE_OTHER_FIELD), np.array(lecture_grids.CURVE_DETECTOR))
     yield "1x1 kernel [[2]] on a 3x4 image", np.arange(12.0).reshape(3, 4), np.array([[2.0]])
     yield "1x1 image and 1x1 kernel", np.array([[3.0]]), np.array([[-2.0]])
     yield ("constant 5x6 image of 7s, 3x3 kernel of 1s", np.full((5, 6), 7.0),
@@ -133,7 +134,7 @@ def _correlate_cases(rng: np.random.Generator, n: int) -> Iterator[tuple[str, np
     nan_image[2, 3] = np.nan
     yield "5x6 float image with one NaN pixel (NaN must spread)", nan_image, np.ones((2, 2))
     yield ("20x20 crop of the real CT slice (float32 HU), vertical-edge kernel", _ct_crop(20),
-           np.array(kernels.VERTICAL_EDGE))
+           np.array(lecture_grids.VERTICAL_EDGE))
     for i in range(n):
         rows, cols = (int(v) for v in rng.integers(3, 13, size=2))
         kh, kw = int(rng.integers(1, min(rows, 5) + 1)), int(rng.integers(1, min(cols, 5) + 1))
@@ -150,7 +151,7 @@ def _check_valid_correlation(check: Check, label: str, got: Any, image: np.ndarr
     wrong = _describe_like(got, {
         "the convolution (flipped kernel)": signal.convolve2d(
             _as_float(image), _as_float(kernel), mode="valid"),
-        "the slides' misprinted feature map": np.asarray(kernels.SLIDE_FEATURE_MAP, float),
+        "the slides' misprinted feature map": np.asarray(lecture_grids.SLIDE_FEATURE_MAP, float),
     })
     if wrong is not None and not np.allclose(_as_float(got), expected, equal_nan=True):
         hint = f"your result equals {wrong}. " + _LOOP_HINT
@@ -180,15 +181,15 @@ def check_conv2d_loops(check: Check, *, seed: int, n_random: int) -> None:
         got = check.call(label, image, kernel)
         _check_valid_correlation(check, label, got, image, kernel)
     got = check.call("lecture's example, compared with the lecture",
-                     np.array(kernels.LECTURE_IMAGE), np.array(kernels.FEATURE_DETECTOR))
-    check.array(got, np.asarray(kernels.LECTURE_FEATURE_MAP, dtype=np.float64),
+                     np.array(lecture_grids.LECTURE_IMAGE), np.array(lecture_grids.FEATURE_DETECTOR))
+    check.array(got, np.asarray(lecture_grids.LECTURE_FEATURE_MAP, dtype=np.float64),
                 "lecture's example, compared with the corrected slide", dtype=None)
-    for field, name in ((kernels.CURVE_MATCHING_FIELD, "matching"),
-                        (kernels.CURVE_OTHER_FIELD, "other")):
+    for field, name in ((lecture_grids.CURVE_MATCHING_FIELD, "matching"),
+                        (lecture_grids.CURVE_OTHER_FIELD, "other")):
         label = f"curve detector on the {name} receptive field (the lecture says "\
-            f"{kernels.CURVE_RESPONSES[name]})"
-        got = check.call(label, np.array(field), np.array(kernels.CURVE_DETECTOR))
-        check.array(got, np.array([[float(kernels.CURVE_RESPONSES[name])]]), label, dtype=None)
+            f"{lecture_grids.CURVE_RESPONSES[name]})"
+        got = check.call(label, np.array(field), np.array(lecture_grids.CURVE_DETECTOR))
+        check.array(got, np.array([[float(lecture_grids.CURVE_RESPONSES[name])]]), label, dtype=None)
     check.expect_error("kernel (4x4) larger than the image (3x3)", ValueError,
                        np.zeros((3, 3)), np.ones((4, 4)),
                        hint="raise ValueError when the kernel does not fit inside the image")
@@ -257,12 +258,12 @@ def check_correlate2d_mode(check: Check, *, seed: int, n_random: int) -> None:
     """
     rng = np.random.default_rng(seed)
     cases = [
-        ("lecture's 7x7 image, 'same'", np.array(kernels.LECTURE_IMAGE),
-         np.array(kernels.FEATURE_DETECTOR), "same"),
-        ("lecture's 7x7 image, 'valid'", np.array(kernels.LECTURE_IMAGE),
-         np.array(kernels.FEATURE_DETECTOR), "valid"),
+        ("lecture's 7x7 image, 'same'", np.array(lecture_grids.LECTURE_IMAGE),
+         np.array(lecture_grids.FEATURE_DETECTOR), "same"),
+        ("lecture's 7x7 image, 'valid'", np.array(lecture_grids.LECTURE_IMAGE),
+         np.array(lecture_grids.FEATURE_DETECTOR), "valid"),
         ("padding slide: 6x6 image, vertical-edge kernel, 'same'",
-         np.array(kernels.PADDING_EXAMPLE), np.array(kernels.VERTICAL_EDGE), "same"),
+         np.array(lecture_grids.PADDING_EXAMPLE), np.array(lecture_grids.VERTICAL_EDGE), "same"),
         ("non-square 3x5 kernel on a 6x8 image, 'same'", np.arange(48.0).reshape(6, 8) % 5,
          np.arange(15.0).reshape(3, 5) - 7, "same"),
         ("1x1 kernel, 'same'", np.arange(6.0).reshape(2, 3), np.array([[3.0]]), "same"),
@@ -274,7 +275,7 @@ def check_correlate2d_mode(check: Check, *, seed: int, n_random: int) -> None:
          np.array([[255, 255, 0], [255, 0, 255], [0, 255, 255]], dtype=np.uint8),
          np.ones((3, 3), dtype=np.uint8), "same"),
         ("16x16 crop of the real CT slice (HU), Laplacian kernel, 'same'", _ct_crop(16),
-         np.array(kernels.KERNEL_TABLE["edge_laplacian_4"]), "same"),
+         np.array(lecture_grids.KERNEL_TABLE["edge_laplacian_4"]), "same"),
     ]
     for i in range(n_random):
         rows, cols = (int(v) for v in rng.integers(2, 11, size=2))
@@ -315,7 +316,7 @@ def check_conv2d_strided(check: Check, *, seed: int, n_random: int) -> None:
     image must raise ``ValueError``.
     """
     rng = np.random.default_rng(seed)
-    image7, detector = np.array(kernels.LECTURE_IMAGE), np.array(kernels.FEATURE_DETECTOR)
+    image7, detector = np.array(lecture_grids.LECTURE_IMAGE), np.array(lecture_grids.FEATURE_DETECTOR)
     cases = [
         ("lecture: 7x7 input, stride 1 (5x5 output)", image7, detector, 1, 0),
         ("lecture: 7x7 input, stride 2 (3x3 output)", image7, detector, 2, 0),
@@ -372,12 +373,12 @@ def check_convolve2d(check: Check, *, seed: int, n_random: int) -> None:
     rng = np.random.default_rng(seed)
     asym = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])
     cases = [
-        ("lecture's 7x7 image and feature detector, 'valid'", np.array(kernels.LECTURE_IMAGE),
-         np.array(kernels.FEATURE_DETECTOR), "valid"),
-        ("lecture's 7x7 image and feature detector, 'full'", np.array(kernels.LECTURE_IMAGE),
-         np.array(kernels.FEATURE_DETECTOR), "full"),
-        ("lecture's 7x7 image and feature detector, 'same'", np.array(kernels.LECTURE_IMAGE),
-         np.array(kernels.FEATURE_DETECTOR), "same"),
+        ("lecture's 7x7 image and feature detector, 'valid'", np.array(lecture_grids.LECTURE_IMAGE),
+         np.array(lecture_grids.FEATURE_DETECTOR), "valid"),
+        ("lecture's 7x7 image and feature detector, 'full'", np.array(lecture_grids.LECTURE_IMAGE),
+         np.array(lecture_grids.FEATURE_DETECTOR), "full"),
+        ("lecture's 7x7 image and feature detector, 'same'", np.array(lecture_grids.LECTURE_IMAGE),
+         np.array(lecture_grids.FEATURE_DETECTOR), "same"),
         ("asymmetric 2x3 kernel on a 4x5 image, 'valid'", np.arange(20.0).reshape(4, 5) ** 1.3,
          asym, "valid"),
         ("asymmetric 2x3 kernel on a 4x5 image, 'full'", np.arange(20.0).reshape(4, 5) ** 1.3,
@@ -386,7 +387,7 @@ def check_convolve2d(check: Check, *, seed: int, n_random: int) -> None:
         ("1x1 image, 3x3 kernel, 'full'", np.array([[2.0]]), np.arange(9.0).reshape(3, 3),
          "full"),
         ("vertical-edge kernel on the padding slide's 6x6 image, 'same'",
-         np.array(kernels.PADDING_EXAMPLE), np.array(kernels.VERTICAL_EDGE), "same"),
+         np.array(lecture_grids.PADDING_EXAMPLE), np.array(lecture_grids.VERTICAL_EDGE), "same"),
         ("uint8 extremes, 2x2 uint8 kernel, 'full'",
          np.array([[255, 0], [255, 255]], dtype=np.uint8),
          np.array([[255, 1], [0, 2]], dtype=np.uint8), "full"),
@@ -438,15 +439,15 @@ def check_apply_kernels(check: Check, *, seed: int, n_random: int) -> None:
     float64), under the same key.
     """
     rng = np.random.default_rng(seed)
-    table = kernels.kernel_table()
+    table = lecture_grids.kernel_table()
     edge = np.zeros((6, 7), dtype=np.uint8)
     edge[:, 4:] = 255
     cases = [
         ("24x24 crop of the real CT slice (HU) with the lecture's kernel table",
          _ct_crop(24, 30, 50), table),
         ("6x7 uint8 image with a vertical edge, the quiz's kernels A and B", edge,
-         {"A": kernels.get_kernel("quiz_A"), "B": kernels.get_kernel("quiz_B")}),
-        ("lecture's 7x7 image, sharpen and unsharp masking 5x5", np.array(kernels.LECTURE_IMAGE),
+         {"A": lecture_grids.get_kernel("quiz_A"), "B": lecture_grids.get_kernel("quiz_B")}),
+        ("lecture's 7x7 image, sharpen and unsharp masking 5x5", np.array(lecture_grids.LECTURE_IMAGE),
          {"sharpen": table["sharpen"], "unsharp_5x5": table["unsharp_5x5"]}),
         ("1x1 image, identity", np.array([[9.0]]), {"identity": table["identity"]}),
         ("empty dictionary of kernels", np.ones((3, 3)), {}),
@@ -488,7 +489,7 @@ def _quiz_answer() -> str:
     vertical = np.zeros((9, 9))
     vertical[:, 5:] = 1.0
     scores = {}
-    for name, kernel in kernels.QUIZ_KERNELS.items():
+    for name, kernel in lecture_grids.QUIZ_KERNELS.items():
         k = _as_float(kernel)
         on_vertical = np.abs(ndimage.correlate(vertical, k, mode="nearest")).max()
         on_horizontal = np.abs(ndimage.correlate(vertical.T, k, mode="nearest")).max()
@@ -507,7 +508,7 @@ def check_quiz_vertical_edges(check: Check, *, seed: int, n_random: int) -> None
     """
     label = "quiz answer"
     got = check.call(label)
-    choices = sorted(kernels.QUIZ_KERNELS)
+    choices = sorted(lecture_grids.QUIZ_KERNELS)
     if not isinstance(got, str) or got.strip().upper() not in choices:
         check.fail(label, f"expected one of {choices} (a str), got {describe(got)}",
                    'return the letter as a string, for example return "A"')
@@ -549,7 +550,7 @@ def check_activation(check: Check, *, seed: int, n_random: int) -> None:
         ("huge values -1000, -50, 0, 50, 1000", np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0])),
         ("2-D feature map 3x4", np.arange(12.0).reshape(3, 4) - 5.5),
         ("float32 values", np.linspace(-3, 3, 7, dtype=np.float32)),
-        ("lecture's feature map (all >= 0)", np.asarray(kernels.LECTURE_FEATURE_MAP, float)),
+        ("lecture's feature map (all >= 0)", np.asarray(lecture_grids.LECTURE_FEATURE_MAP, float)),
     ]
     for i in range(n_random):
         shape = tuple(int(v) for v in rng.integers(1, 6, size=int(rng.integers(1, 4))))
@@ -617,8 +618,8 @@ def check_max_pool2d(check: Check, *, seed: int, n_random: int) -> None:
     nan_map = np.arange(20.0).reshape(4, 5)
     nan_map[1, 1] = np.nan
     cases = [
-        ("lecture's 5x5 feature map", np.array(kernels.LECTURE_FEATURE_MAP), 2, 2),
-        ("the slides' 5x5 feature map (as printed)", np.array(kernels.SLIDE_FEATURE_MAP), 2, 2),
+        ("lecture's 5x5 feature map", np.array(lecture_grids.LECTURE_FEATURE_MAP), 2, 2),
+        ("the slides' 5x5 feature map (as printed)", np.array(lecture_grids.SLIDE_FEATURE_MAP), 2, 2),
         ("even 4x4 map", np.arange(16, dtype=np.int64).reshape(4, 4)[::-1].copy(), 2, 2),
         ("1x1 map", np.array([[7.5]]), 2, 2),
         ("non-square 1x5 map", np.array([[3.0, 1.0, 4.0, 1.0, 5.0]]), 2, 2),
@@ -650,8 +651,8 @@ def check_max_pool2d(check: Check, *, seed: int, n_random: int) -> None:
         check.array(got, expected, f"{label} (size={size}, stride={stride})", hint=hint,
                     shape_hint="partial windows count: O = ceil((I - size) / stride) + 1, "
                     "so the lecture's 5x5 map gives 3x3")
-    got = check.call("lecture's example", np.array(kernels.LECTURE_FEATURE_MAP), 2, 2)
-    check.array(got, np.array(kernels.POOLED_FEATURE_MAP), "lecture's example, compared with "
+    got = check.call("lecture's example", np.array(lecture_grids.LECTURE_FEATURE_MAP), 2, 2)
+    check.array(got, np.array(lecture_grids.POOLED_FEATURE_MAP), "lecture's example, compared with "
                 "the slide", dtype=None)
 
 
@@ -680,7 +681,7 @@ def check_tiny_cnn_forward(check: Check, *, seed: int, n_random: int) -> None:
     ``linear``, ``softmax``).
     """
     rng = np.random.default_rng(seed)
-    image7, detector = np.array(kernels.LECTURE_IMAGE), np.array(kernels.FEATURE_DETECTOR)
+    image7, detector = np.array(lecture_grids.LECTURE_IMAGE), np.array(lecture_grids.FEATURE_DETECTOR)
     picks = np.zeros((3, 9))
     picks[0, 3] = picks[1, 4] = picks[2, 8] = 1.0  # read out pooled values 4, 2 and 1
     cases = [
@@ -722,8 +723,8 @@ def check_tiny_cnn_forward(check: Check, *, seed: int, n_random: int) -> None:
 # -- exercises 10 and 11: a vectorised conv layer, forward and backward -------------------------
 def _layer_cases(rng: np.random.Generator, n: int) -> list[tuple[str, np.ndarray, np.ndarray,
                                                                   np.ndarray, int, int]]:
-    image7 = np.array(kernels.LECTURE_IMAGE, dtype=np.float64)[None, None]
-    detector = np.array(kernels.FEATURE_DETECTOR, dtype=np.float64)[None, None]
+    image7 = np.array(lecture_grids.LECTURE_IMAGE, dtype=np.float64)[None, None]
+    detector = np.array(lecture_grids.FEATURE_DETECTOR, dtype=np.float64)[None, None]
     cases = [
         ("lecture's image and detector as (1, 1, 7, 7) and (1, 1, 3, 3)", image7, detector,
          np.zeros(1), 1, 0),

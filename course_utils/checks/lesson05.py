@@ -1203,7 +1203,7 @@ def check_trained_model(check: Check, *, seed: int, n_random: int, checkpoint: A
     checkpoint : path, default "model.pt"
         The file written by the student's ``save_checkpoint``; its ``metrics`` must hold
         ``"mean"``, ``"std"`` (the normalisation) and ``"data_fingerprint"``.
-    data : course_utils.medmnist.MedMNISTData
+    data : course_utils.learning.medmnist.MedMNISTData
         The lesson's data; the model is scored on ``data.images["test"]``.
 
     The student function is ``build_cnn``; the weights are loaded into a fresh network
@@ -1211,7 +1211,7 @@ def check_trained_model(check: Check, *, seed: int, n_random: int, checkpoint: A
     AUC of the softmax probability of class 1 (``sklearn.metrics.roc_auc_score``) must
     reach :func:`quality_band`.
     """
-    from course_utils.medmnist import MedMNISTData
+    from course_utils.learning.medmnist import MedMNISTData
 
     if not isinstance(data, MedMNISTData):
         raise TypeError(f"data must be MedMNISTData, got {describe(data)}")

@@ -16,13 +16,12 @@ import contextlib
 import glob
 import os
 import struct
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from course_utils._shared import quiet
 from course_utils.dicom.errors import DicomFileError
 from course_utils.validation import describe
 
@@ -45,14 +44,6 @@ _NATIVE_SYNTAXES = (
 )
 
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """pydicom reports oddities as warnings; the course turns them into errors or ignores them."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
 
 
 def _as_path(path: Any, name: str = "path") -> Path:
@@ -166,7 +157,7 @@ def read_dicom(
                 "a DICOM file starts with a 128-byte preamble followed by the 4 bytes 'DICM'",
             )
     try:
-        with _quiet():
+        with quiet():
             ds = pydicom.dcmread(
                 os.fspath(file), stop_before_pixels=stop_before_pixels, force=force
             )
@@ -276,7 +267,7 @@ def pixel_array(ds: Any, path: str | os.PathLike[str] | None = None) -> np.ndarr
     if not any(k in ds for k in _PIXEL_KEYWORDS):
         raise DicomFileError(where, "no pixel data in this data set")
     try:
-        with _quiet():
+        with quiet():
             return ds.pixel_array
     except Exception as exc:  # decoders raise many kinds of errors
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)

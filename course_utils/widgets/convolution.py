@@ -22,17 +22,18 @@ import ipywidgets as widgets
 import numpy as np
 from scipy import ndimage, signal
 
-from course_utils import kernels, samples
+from course_utils import samples
 from course_utils.validation import check_array, check_int, check_number
+from course_utils.vision import lecture_grids
 
 __all__ = ["KernelEditor", "ConvolutionStepper", "kernel_editor", "convolution_stepper"]
 
 _PRESETS: dict[str, np.ndarray] = {
-    **{kernels.KERNEL_TITLES[name]: k for name, k in kernels.KERNEL_TABLE.items()
+    **{lecture_grids.KERNEL_TITLES[name]: k for name, k in lecture_grids.KERNEL_TABLE.items()
        if k.shape == (3, 3)},
-    "Quiz A": kernels.QUIZ_KERNELS["A"],
-    "Quiz B": kernels.QUIZ_KERNELS["B"],
-    "Lecture's feature detector": kernels.FEATURE_DETECTOR,
+    "Quiz A": lecture_grids.QUIZ_KERNELS["A"],
+    "Quiz B": lecture_grids.QUIZ_KERNELS["B"],
+    "Lecture's feature detector": lecture_grids.FEATURE_DETECTOR,
 }
 
 
@@ -118,7 +119,7 @@ class KernelEditor(widgets.VBox):
             raise TypeError(f"window must be a (centre, width) pair, got {window!r}")
         self._window = (check_number(window[0], "window centre"),
                         check_number(window[1], "window width", minimum=0, strict_minimum=True))
-        start = kernels.QUIZ_KERNELS["A"] if kernel is None else kernel
+        start = lecture_grids.QUIZ_KERNELS["A"] if kernel is None else kernel
         start = check_array(start, "kernel", shape=(3, 3), kind="real", finite=True,
                             convert=True)
         self.cells = [widgets.FloatText(value=float(v), step=0.5,
@@ -400,6 +401,6 @@ def convolution_stepper(image: np.ndarray | None = None, kernel: np.ndarray | No
         For a grid or kernel that is not 2-D, stride < 1, negative padding, a kernel that
         does not fit the padded grid, or a padded grid larger than 16x16.
     """
-    image = np.array(kernels.LECTURE_IMAGE) if image is None else image
-    kernel = np.array(kernels.FEATURE_DETECTOR) if kernel is None else kernel
+    image = np.array(lecture_grids.LECTURE_IMAGE) if image is None else image
+    kernel = np.array(lecture_grids.FEATURE_DETECTOR) if kernel is None else kernel
     return ConvolutionStepper(image, kernel, stride=stride, padding=padding)

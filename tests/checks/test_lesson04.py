@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage, signal, special
 
-from course_utils import integrity
 from autograder.solutions import lesson_solutions
+from course_utils import integrity
 from course_utils.checks import CheckFailed, lesson04
 
 SOURCE = (Path(__file__).resolve().parents[2] / "autograder" / "source" / "04_convolutions"

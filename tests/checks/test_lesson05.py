@@ -20,7 +20,7 @@ from torch import nn
 
 from autograder.solutions import lesson_solutions
 from course_utils.checks import CheckFailed, lesson05
-from course_utils.medmnist import MedMNISTData
+from course_utils.learning.medmnist import MedMNISTData
 
 S = lesson_solutions("05_cnn")
 choose_device, XRayDataset, augment_batch = S["choose_device"], S["XRayDataset"], \

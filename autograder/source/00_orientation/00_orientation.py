@@ -54,8 +54,6 @@
 # Run the cells from top to bottom with **Shift+Enter**.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
-from course_utils.checks import lesson00
-
 import matplotlib.pyplot as plt
 import numpy as np
 

@@ -46,7 +46,7 @@
 #   `693_UNCR.dcm` (a 512 x 512 CT), `MR2_UNCR.dcm` (an MR with a fractional rescale),
 #   `RG3_UNCR.dcm` (a computed radiograph stored as MONOCHROME1) and
 #   `MR-SIEMENS-DICOM-WithOverlays.dcm` (with private tags and overlays);
-# * **synthetic CT series** written by `course_utils.phantoms` into a temporary folder: an
+# * **synthetic CT series** written by `course_utils.dicom.phantoms` into a temporary folder: an
 #   analytic head phantom (skin, skull, grey and white matter, ventricles, a small
 #   haemorrhage) sampled at the true position of every voxel, with the geometry tags a
 #   scanner writes, a fictitious patient ("DOE^JANE^Q", "Example General Hospital"), and
@@ -58,8 +58,6 @@
 #   15 MB, checksummed); the notebook uses it only if it is already there.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
-from course_utils.checks import lesson02
-
 import copy
 import os
 import struct
@@ -80,19 +78,20 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
-from course_utils import pacs, phantoms
 from course_utils.dicom import (
     DicomFileError,
     format_tree,
     key_metadata,
     load_series,
+    pacs,
+    phantoms,
     read_dicom,
     sample_file,
     sample_files,
 )
 from course_utils.dicom.deid import BASIC_PROFILE, EDITION, PROFILE_NAME, profile_action
 from course_utils.display import show_hu, show_image
-from course_utils.grading import is_grading
+from course_utils.runtime import is_grading
 from course_utils.widgets.dicom import slice_scroller, tag_browser
 
 _workspace = tempfile.TemporaryDirectory(prefix="lesson02_")  # removed when the kernel stops
@@ -1018,7 +1017,7 @@ except NotImplementedError:
 #   match follows), `0xA7xx`, `0xA9xx`, `0xCxxx` failures.
 #
 # The course starts a small **PACS in this notebook's Python process**
-# (`course_utils.pacs.PacsServer`, built on pynetdicom) on `127.0.0.1`, on a free port:
+# (`course_utils.dicom.pacs.PacsServer`, built on pynetdicom) on `127.0.0.1`, on a free port:
 # nothing leaves your machine. Give every network call an explicit **timeout**: a
 # program that waits forever for a peer that never answers is a classic bug.
 
@@ -1323,7 +1322,7 @@ finally:
 #   system service on ports 4242 and 8042, AE title `ORTHANC`; the cell below starts its own
 #   private copy instead). On macOS and Windows, download it from orthanc-server.com.
 #
-# `course_utils.pacs.start_orthanc(folder)` writes a configuration file into `folder`
+# `course_utils.dicom.pacs.start_orthanc(folder)` writes a configuration file into `folder`
 # (storage there too, free ports, web interface on localhost only, no plugins, every
 # DICOM request allowed for this test), starts Orthanc as a separate process and stops it
 # by its process id afterwards. The cell is skipped when Orthanc is not installed, and

@@ -29,7 +29,7 @@
 # 11. its backward pass, checked with a numerical gradient and with `torch.autograd`.
 #
 # **Data.** Everything runs offline: the lecture's grids are typed in
-# `course_utils.kernels`; the CT images are real scans shipped inside pip packages
+# `course_utils.vision.lecture_grids`; the CT images are real scans shipped inside pip packages
 # (pydicom's `CT_small.dcm`, 128x128, and pydicom-data's `693_UNCR.dcm`, a 512x512 head CT).
 #
 # **How to work.** Write your code where it says `# YOUR CODE HERE` (delete the
@@ -38,16 +38,15 @@
 # the exercises: SciPy and PyTorch are the *oracles* your code is compared with.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
-from course_utils.checks import lesson04  # noqa: I001  (first: snapshots the oracles)
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import ndimage, signal
 
-from course_utils import kernels, samples
-from course_utils.convolution import (
+from course_utils import samples
+from course_utils.vision import lecture_grids
+from course_utils.vision import (
     numerical_gradient,
     plot_timings,
     show_grid,
@@ -55,7 +54,7 @@ from course_utils.convolution import (
     time_call,
 )
 from course_utils.display import show_hu
-from course_utils.grading import budget
+from course_utils.runtime import budget
 from course_utils.widgets.convolution import convolution_stepper, kernel_editor
 
 torch.set_num_threads(1)
@@ -73,9 +72,9 @@ print(ct.describe())
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), gridspec_kw={"width_ratios": [7, 3, 5]})
-show_grid(kernels.LECTURE_IMAGE, ax=axes[0], title="input image (7x7)", highlight=(0, 0, 3, 3))
-show_grid(kernels.FEATURE_DETECTOR, ax=axes[1], title="feature detector (3x3)", cmap="Oranges")
-show_grid(kernels.SLIDE_FEATURE_MAP, ax=axes[2], title="feature map as on the slides (5x5)",
+show_grid(lecture_grids.LECTURE_IMAGE, ax=axes[0], title="input image (7x7)", highlight=(0, 0, 3, 3))
+show_grid(lecture_grids.FEATURE_DETECTOR, ax=axes[1], title="feature detector (3x3)", cmap="Oranges")
+show_grid(lecture_grids.SLIDE_FEATURE_MAP, ax=axes[2], title="feature map as on the slides (5x5)",
           cmap="Greens")
 fig.tight_layout()
 plt.show()
@@ -154,19 +153,19 @@ lesson04.check_conv2d_loops(conv2d_loops, seed=4101, n_random=25)
 
 # %%
 try:
-    mine = conv2d_loops(kernels.LECTURE_IMAGE, kernels.FEATURE_DETECTOR)
+    mine = conv2d_loops(lecture_grids.LECTURE_IMAGE, lecture_grids.FEATURE_DETECTOR)
 except NotImplementedError:
     print("Implement conv2d_loops above to see this comparison.")
 else:
-    oracle = signal.correlate2d(kernels.LECTURE_IMAGE, kernels.FEATURE_DETECTOR, mode="valid")
-    differ = [tuple(int(i) for i in rc) for rc in np.argwhere(mine != kernels.SLIDE_FEATURE_MAP)]
+    oracle = signal.correlate2d(lecture_grids.LECTURE_IMAGE, lecture_grids.FEATURE_DETECTOR, mode="valid")
+    differ = [tuple(int(i) for i in rc) for rc in np.argwhere(mine != lecture_grids.SLIDE_FEATURE_MAP)]
     print("your map equals scipy's:", np.array_equal(mine, oracle))
     print("pixels where your map differs from the slide (row, column from 0):", differ)
-    r, c = kernels.SLIDE_ERRATUM
+    r, c = lecture_grids.SLIDE_ERRATUM
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), gridspec_kw={"width_ratios": [7, 5, 5]})
-    show_grid(kernels.LECTURE_IMAGE, ax=axes[0], title="receptive field of output (2, 2)",
+    show_grid(lecture_grids.LECTURE_IMAGE, ax=axes[0], title="receptive field of output (2, 2)",
               highlight=(r, c, 3, 3))
-    show_grid(kernels.SLIDE_FEATURE_MAP, ax=axes[1], title="slide (typo in red)",
+    show_grid(lecture_grids.SLIDE_FEATURE_MAP, ax=axes[1], title="slide (typo in red)",
               marked=[(r, c)], cmap="Greens")
     show_grid(mine, ax=axes[2], title="your conv2d_loops", marked=differ, cmap="Greens")
     fig.tight_layout()
@@ -182,11 +181,11 @@ else:
 
 # %%
 try:
-    for name, field in [("matching", kernels.CURVE_MATCHING_FIELD),
-                        ("other", kernels.CURVE_OTHER_FIELD)]:
-        response = conv2d_loops(field, kernels.CURVE_DETECTOR)
+    for name, field in [("matching", lecture_grids.CURVE_MATCHING_FIELD),
+                        ("other", lecture_grids.CURVE_OTHER_FIELD)]:
+        response = conv2d_loops(field, lecture_grids.CURVE_DETECTOR)
         print(f"{name:>8} receptive field: response {response[0, 0]:g} "
-              f"(lecture: {kernels.CURVE_RESPONSES[name]})")
+              f"(lecture: {lecture_grids.CURVE_RESPONSES[name]})")
 except NotImplementedError:
     print("Implement conv2d_loops above to run the curve detector.")
 
@@ -265,11 +264,11 @@ lesson04.check_conv_output_size(conv_output_size, seed=4102, n_random=200)
 # kernel; the top-left output, -10, sees only zeros on its left:
 
 # %%
-padded = np.pad(kernels.PADDING_EXAMPLE, 1)
-same = signal.correlate2d(kernels.PADDING_EXAMPLE, kernels.VERTICAL_EDGE, mode="same")
+padded = np.pad(lecture_grids.PADDING_EXAMPLE, 1)
+same = signal.correlate2d(lecture_grids.PADDING_EXAMPLE, lecture_grids.VERTICAL_EDGE, mode="same")
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), gridspec_kw={"width_ratios": [8, 3, 6]})
 show_grid(padded, ax=axes[0], title="6x6 image, zero padded to 8x8", highlight=(0, 0, 3, 3))
-show_grid(kernels.VERTICAL_EDGE, ax=axes[1], title="kernel", cmap="Oranges")
+show_grid(lecture_grids.VERTICAL_EDGE, ax=axes[1], title="kernel", cmap="Oranges")
 show_grid(same, ax=axes[2], title="'same' output (6x6), by scipy", cmap="Greens")
 fig.tight_layout()
 plt.show()
@@ -459,16 +458,16 @@ lesson04.check_convolve2d(convolve2d, seed=4105, n_random=25)
 # %%
 try:
     fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.6))
-    show_grid(conv2d_loops(kernels.LECTURE_IMAGE, kernels.FEATURE_DETECTOR), ax=axes[0],
+    show_grid(conv2d_loops(lecture_grids.LECTURE_IMAGE, lecture_grids.FEATURE_DETECTOR), ax=axes[0],
               title="cross-correlation (CNN)", cmap="Greens")
-    show_grid(convolve2d(kernels.LECTURE_IMAGE, kernels.FEATURE_DETECTOR), ax=axes[1],
+    show_grid(convolve2d(lecture_grids.LECTURE_IMAGE, lecture_grids.FEATURE_DETECTOR), ax=axes[1],
               title="convolution (flipped kernel)", cmap="Purples")
     fig.tight_layout()
     plt.show()
 except NotImplementedError:
     plt.close("all")
     print("Implement conv2d_loops and convolve2d above to see this figure.")
-symmetric = {name: bool(np.array_equal(k, k[::-1, ::-1])) for name, k in kernels.KERNEL_TABLE.items()}
+symmetric = {name: bool(np.array_equal(k, k[::-1, ::-1])) for name, k in lecture_grids.KERNEL_TABLE.items()}
 print("kernel table, symmetric under 180° rotation:", symmetric)
 
 # %% [markdown]
@@ -484,14 +483,14 @@ print("kernel table, symmetric under 180° rotation:", symmetric)
 #   $\frac{1}{256}$; with it the weights sum to $-1$ and the image comes out inverted. The
 #   table's source (Wikipedia, "Kernel (image processing)") has $-\frac{1}{256}$, which
 #   makes it $2 \times \text{identity} - \text{Gaussian}$, summing to 1.
-#   `course_utils.kernels` uses $-\frac{1}{256}$.
+#   `course_utils.vision.lecture_grids` uses $-\frac{1}{256}$.
 
 # %%
-table = kernels.kernel_table()
+table = lecture_grids.kernel_table()
 print({name: round(float(k.sum()), 6) for name, k in table.items()})
 slide_unsharp = -table["unsharp_5x5"]
 print("unsharp masking as printed on the slide sums to", slide_unsharp.sum())
-show_kernel_gallery(ct.image, table, spacing=ct.spacing, titles=kernels.KERNEL_TITLES)
+show_kernel_gallery(ct.image, table, spacing=ct.spacing, titles=lecture_grids.KERNEL_TITLES)
 plt.show()
 
 # %% [markdown]
@@ -790,18 +789,18 @@ lesson04.check_tiny_cnn_forward(tiny_cnn_forward, seed=4110, n_random=25)
 # and a shifted smiley do not: the features encode *where* things are.
 
 # %%
-template = kernels.FLATTENED.astype(float)
+template = lecture_grids.FLATTENED.astype(float)
 weights = np.stack([3 * template / np.linalg.norm(template), np.zeros(9)])
 bias = np.array([0.0, 13.5])
 rng = np.random.default_rng(4)
 tests = {
-    "lecture's smiley": kernels.LECTURE_IMAGE,
+    "lecture's smiley": lecture_grids.LECTURE_IMAGE,
     "random noise": (rng.random((7, 7)) > 0.7).astype(int),
-    "smiley shifted by 1 column": np.roll(kernels.LECTURE_IMAGE, 1, axis=1),
+    "smiley shifted by 1 column": np.roll(lecture_grids.LECTURE_IMAGE, 1, axis=1),
 }
 try:
     for name, image in tests.items():
-        p = tiny_cnn_forward(image, kernels.FEATURE_DETECTOR, weights, bias)
+        p = tiny_cnn_forward(image, lecture_grids.FEATURE_DETECTOR, weights, bias)
         print(f"{name:>27}: P(smiley) = {p[0]:.3f}, P(other) = {p[1]:.3f}")
 except NotImplementedError:
     print("Implement tiny_cnn_forward (and the functions it uses) to run this classifier.")
@@ -910,7 +909,7 @@ big = samples.ct_slice_512()
 print(big.describe())
 size = budget(full=512, grading=64)
 image = big.image[:size, :size].astype(np.float64)
-kernel = kernels.get_kernel("edge_laplacian_8")
+kernel = lecture_grids.get_kernel("edge_laplacian_8")
 show_hu(image, spacing=big.spacing, title=f"{big.name}, {size}x{size} head CT", window=(40, 80))
 plt.show()
 timings = {

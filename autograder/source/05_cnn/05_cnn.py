@@ -33,8 +33,6 @@
 # a GPU). Exercises: 10 plus the trained model, worth 25 points.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
-from course_utils.checks import lesson05  # noqa: I001 (first: it snapshots the oracles)
-
 import functools
 import math
 import os
@@ -49,10 +47,10 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_utils import grading
-from course_utils.cnn import predict_scores, read_checkpoint
+from course_utils import runtime
+from course_utils.learning.reference_model import predict_scores, read_checkpoint
 from course_utils.device import describe_device, pick_device
-from course_utils.medmnist import load_pneumoniamnist
+from course_utils.learning.medmnist import load_pneumoniamnist
 from course_utils.widgets.training import threshold_explorer
 
 torch.manual_seed(0)
@@ -197,7 +195,7 @@ for where, seconds in timings.items():
 # so loudly**: then every number below is about generated pictures, not patients.
 
 # %%
-data = load_pneumoniamnist(28, download=not grading.is_grading())
+data = load_pneumoniamnist(28, download=not runtime.is_grading())
 train_pixels = data.images["train"].astype(np.float64) / 255
 MEAN, STD = float(train_pixels.mean()), float(train_pixels.std())
 print(f"\nTraining-set pixel mean {MEAN:.4f} and standard deviation {STD:.4f} (on [0, 1]).")
@@ -723,14 +721,14 @@ lesson05.check_save_checkpoint(save_checkpoint, seed=31, n_random=2)
 
 # %%
 CHECKPOINT = "model.pt"
-EPOCHS = grading.budget(full=8, grading=1)
+EPOCHS = runtime.budget(full=8, grading=1)
 model, history = None, []
 try:
     if train_loader is None:
         raise NotImplementedError
     torch.manual_seed(0)
     model = build_cnn().to(device)
-    reused = read_checkpoint(CHECKPOINT, data.fingerprint) if grading.is_grading() else None
+    reused = read_checkpoint(CHECKPOINT, data.fingerprint) if runtime.is_grading() else None
     if reused is not None:
         try:
             model.load_state_dict(reused["model"])
@@ -749,7 +747,7 @@ try:
         best_auc, start = -1.0, time.perf_counter()
         for epoch in range(1, EPOCHS + 1):
             train_loss = train_epoch(model, train_loader, optimizer, loss_fn, device=device,
-                                     scaler=scaler, progress=not grading.is_grading())
+                                     scaler=scaler, progress=not runtime.is_grading())
             val_scores = predict_scores(model, data.images["val"], mean=MEAN, std=STD,
                                         device=device)
             val_auc = float(roc_auc_score(data.labels["val"], val_scores))
@@ -992,7 +990,7 @@ if model is not None:
         auc = roc_auc(y_test, test_scores)
         print(f"Test ROC AUC, your roc_auc: {auc:.4f}; scikit-learn: "
               f"{roc_auc_score(y_test, test_scores):.4f}")
-        low, high = bootstrap_auc_ci(y_test, test_scores, n_boot=grading.budget(1000, 200))
+        low, high = bootstrap_auc_ci(y_test, test_scores, n_boot=runtime.budget(1000, 200))
         print(f"95 % bootstrap confidence interval: {low:.3f} .. {high:.3f}")
         for name, t in (("0.5", 0.5), ("chosen on validation", threshold)):
             m = threshold_metrics(y_test, test_scores, t)

@@ -385,7 +385,7 @@ def synthetic_chest_xray(
         name=f"synthetic_chest_xray_{size}",
         images=images,
         labels=labels,
-        source=(f"synthetic chest-X-ray-like images made by course_utils.medmnist."
+        source=(f"synthetic chest-X-ray-like images made by course_utils.learning.medmnist."
                 f"synthetic_chest_xray(size={size}, seed={seed}); not real patients"),
         synthetic=True,
     )

@@ -1,15 +1,13 @@
-"""Helpers for the convolution lesson: a 512x512 CT, number grids, galleries, timing, gradients.
+"""Figures for the convolution lessons: number grids and a gallery of kernels on a real CT.
 
 Nothing here computes a convolution layer for the student: the lesson's exercises are
-written in the notebook, and these helpers only load data, draw figures, time calls and
-differentiate numerically. Where a demo needs a reference feature map it asks
+written in the notebook. Where the gallery needs a reference feature map it asks
 ``scipy.ndimage.correlate``.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,13 +15,7 @@ import numpy as np
 from course_utils.display import axes_or_new
 from course_utils.validation import check_array, check_int, check_number
 
-__all__ = [
-    "show_grid",
-    "show_kernel_gallery",
-    "time_call",
-    "plot_timings",
-    "numerical_gradient",
-]
+__all__ = ["show_grid", "show_kernel_gallery"]
 
 
 def show_grid(
@@ -169,130 +161,3 @@ def show_kernel_gallery(
         ax.set_axis_off()
     fig.tight_layout()
     return fig
-
-
-def time_call(fn: Callable[..., Any], *args: Any, repeat: int = 3, **kwargs: Any) -> float:
-    """Return the best wall-clock time of ``repeat`` calls of ``fn(*args, **kwargs)``.
-
-    Parameters
-    ----------
-    fn : callable
-        What to time.
-    *args, **kwargs
-        Its arguments.
-    repeat : int, default 3
-        Number of calls; the fastest counts (the others include noise from the machine).
-
-    Returns
-    -------
-    float
-        Seconds.
-
-    Raises
-    ------
-    TypeError, ValueError
-        If ``fn`` is not callable or ``repeat`` < 1.
-    """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    repeat = check_int(repeat, "repeat", minimum=1)
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn(*args, **kwargs)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def plot_timings(
-    timings: Mapping[str, float], *, ax: Any = None, title: str | None = None
-) -> Any:
-    """Bar chart of run times on a logarithmic axis, labelled with each time.
-
-    Parameters
-    ----------
-    timings : mapping of str to float
-        Method name to seconds (positive).
-    ax : matplotlib.axes.Axes, optional
-        Where to draw.
-    title : str, optional
-        Axes title.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-
-    Raises
-    ------
-    ValueError
-        If ``timings`` is empty or holds a non-positive time.
-    """
-    if not timings:
-        raise ValueError("timings must not be empty")
-    values = {name: check_number(t, f"timing {name!r}", minimum=0, strict_minimum=True)
-              for name, t in timings.items()}
-    ax = axes_or_new(ax, size=(7, 3))
-    names = list(values)
-    seconds = [values[n] for n in names]
-    bars = ax.barh(names, seconds, color="steelblue")
-    ax.set_xscale("log")
-    ax.invert_yaxis()
-    ax.set_xlabel("time per call (s, log scale)")
-    for bar, t in zip(bars, seconds):
-        label = f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
-        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + label,
-                va="center", fontsize=9)
-    ax.set_xlim(min(seconds) / 3, max(seconds) * 8)
-    if title:
-        ax.set_title(title)
-    return ax
-
-
-def numerical_gradient(
-    f: Callable[[np.ndarray], float], array: np.ndarray, *, eps: float = 1e-6
-) -> np.ndarray:
-    """Gradient of a scalar function by central differences, one element at a time.
-
-    ``grad[i] = (f(a + eps e_i) - f(a - eps e_i)) / (2 eps)``, with an error of order
-    ``eps**2`` for smooth ``f``. It costs two calls of ``f`` per element: use it on small
-    arrays, to check an analytic gradient.
-
-    Parameters
-    ----------
-    f : callable
-        Takes an array shaped like ``array`` and returns a real number.
-    array : numpy.ndarray
-        Where to differentiate (not modified).
-    eps : float, default 1e-6
-        Step size.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64, same shape as ``array``.
-
-    Raises
-    ------
-    TypeError, ValueError
-        If ``array`` is not a numeric array, ``eps`` is not positive, or ``f`` does not
-        return a real number.
-
-    References
-    ----------
-    .. [1] CS231n, "Gradient checks", https://cs231n.github.io/neural-networks-3/
-    """
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
-    array = check_array(array, "array", kind="real", finite=True)
-    eps = check_number(eps, "eps", minimum=0, strict_minimum=True)
-    work = array.astype(np.float64)  # a copy: the caller's array is never touched
-    grad = np.zeros_like(work)
-    for index in np.ndindex(work.shape):
-        saved = work[index]
-        work[index] = saved + eps
-        plus = check_number(f(work), "f(array)")
-        work[index] = saved - eps
-        minus = check_number(f(work), "f(array)")
-        work[index] = saved
-        grad[index] = (plus - minus) / (2 * eps)
-    return grad

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import json
-import logging
 import os
 import shutil
 import signal
@@ -34,12 +33,12 @@ import socket
 import subprocess
 import threading
 import time
-import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from course_utils._shared import quiet
 from course_utils.validation import check_number, describe
 
 __all__ = [
@@ -331,7 +330,7 @@ class PacsServer(_Service):
             (evt.EVT_C_MOVE, self._on_move),
         ]
         self._ae = ae
-        with _quiet():
+        with quiet("pynetdicom"):
             self._server = ae.start_server(
                 (self.host, self._requested_port), block=False, evt_handlers=handlers
             )
@@ -341,10 +340,10 @@ class PacsServer(_Service):
         """Stop listening and close every association (safe to call twice)."""
         server, self._server = self._server, None
         if server is not None:
-            with _quiet():
+            with quiet("pynetdicom"):
                 server.shutdown()
         if self._ae is not None:
-            with _quiet():
+            with quiet("pynetdicom"):
                 self._ae.shutdown()
             self._ae = None
 
@@ -434,7 +433,7 @@ class PacsServer(_Service):
             ds.file_meta = event.file_meta
             uid = _text(ds.SOPInstanceUID)
             target = self.folder / f"{uid}.dcm"
-            with _quiet():
+            with quiet("pynetdicom"):
                 ds.save_as(target, enforce_file_format=True)
             self._index(ds, target)
         except Exception as exc:  # report a failure status rather than crash the thread
@@ -538,13 +537,13 @@ class PacsServer(_Service):
     def _read(self, record: Mapping[str, Any]) -> Any:
         import pydicom
 
-        with _quiet():
+        with quiet("pynetdicom"):
             return pydicom.dcmread(record["path"])
 
     def _read_meta(self, record: Mapping[str, Any]) -> str:
         import pydicom
 
-        with _quiet():
+        with quiet("pynetdicom"):
             meta = pydicom.dcmread(record["path"], stop_before_pixels=True).file_meta
         return _text(meta.get("TransferSyntaxUID", "1.2.840.10008.1.2"))
 
@@ -602,20 +601,6 @@ def start_pacs(folder: str | os.PathLike[str], **kwargs: Any) -> PacsServer:
     PacsServer
     """
     return PacsServer(folder, **kwargs).start()
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """pynetdicom logs connection problems; keep them off stderr (nbgrader counts stderr)."""
-    logger = logging.getLogger("pynetdicom")
-    previous = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(previous)
 
 
 # -- Orthanc ---------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.medmnist import MedMNISTData
+from course_utils.learning.medmnist import MedMNISTData
 from course_utils.validation import check_array, check_int, check_number
 
 __all__ = [
