@@ -8,7 +8,7 @@ import pytest
 
 from autograder import grading
 from tests.conftest import LESSONS, make_course
-from tests.grading_fixtures import ADVERSARIAL, write_submissions
+from tests.autograder.grading_fixtures import ADVERSARIAL, write_submissions
 
 pytestmark = pytest.mark.grading
 
