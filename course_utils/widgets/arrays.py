@@ -89,7 +89,9 @@ def array_explorer(choices: Mapping[str, Callable[[], Sample]] | None = None):
         title = sample.name
         if is_volume:
             shown = image[slice_slider.value]
-            title += f"  [slice {slice_slider.value} of {image.shape[0]}]"
+            # the slider is the 0-based index; the title counts slices from 1
+            k = slice_slider.value
+            title += f"  [index {k}: slice {k + 1} of {image.shape[0]}]"
         if is_rgb and channel.value != "all":
             shown = image[..., "RGB".index(channel.value)]
             title += f"  [{channel.value} channel]"

@@ -281,7 +281,7 @@ class ConvolutionStepper(widgets.VBox):
     Attributes
     ----------
     step : ipywidgets.IntSlider
-        The output pixel shown (row by row).
+        The output pixel shown, counted from 1 (row by row), as in the text below it.
     play : ipywidgets.Play
         Animates ``step``.
     view : ipywidgets.HTML
@@ -309,9 +309,10 @@ class ConvolutionStepper(widgets.VBox):
         full = signal.correlate2d(padded, self._kernel, mode="valid")
         self._map = full[::self.stride, ::self.stride]
         n_steps = self._map.size
-        self.step = widgets.IntSlider(value=0, min=0, max=n_steps - 1, description="step",
+        # Steps count from 1, on the slider as in the text ("step 7 of 25").
+        self.step = widgets.IntSlider(value=1, min=1, max=n_steps, description="step",
                                       continuous_update=True)
-        self.play = widgets.Play(value=0, min=0, max=n_steps - 1, interval=900,
+        self.play = widgets.Play(value=1, min=1, max=n_steps, interval=900,
                                  description="play")
         widgets.jslink((self.play, "value"), (self.step, "value"))
         self.view = widgets.HTML()
@@ -327,7 +328,7 @@ class ConvolutionStepper(widgets.VBox):
     @property
     def position(self) -> tuple[int, int]:
         """(row, column) of the current output pixel."""
-        r, c = divmod(int(self.step.value), self._map.shape[1])
+        r, c = divmod(int(self.step.value) - 1, self._map.shape[1])
         return r, c
 
     @property
@@ -358,8 +359,8 @@ class ConvolutionStepper(widgets.VBox):
         kh, kw = self._kernel.shape
         top, left = r * self.stride, c * self.stride
         shade = {(top + i, left + j) for i in range(kh) for j in range(kw)}
-        done = int(self.step.value)
-        blank = {divmod(k, self._map.shape[1]) for k in range(done + 1, self._map.size)}
+        done = int(self.step.value)  # 1-based: outputs 0 .. done - 1 are computed
+        blank = {divmod(k, self._map.shape[1]) for k in range(done, self._map.size)}
         terms = " + ".join(f"{_fmt(a)}&times;{_fmt(b)}"
                            for a, b in zip(self.window.ravel(), self._kernel.ravel()))
         self.view.value = (
@@ -371,7 +372,7 @@ class ConvolutionStepper(widgets.VBox):
             + '<div style="margin-top:40px;font-size:20px">=</div>'
             + _table(self._map, current=(r, c), blank=blank, caption="feature map")
             + "</div>"
-            + f"<p>step {done + 1} of {self.n_steps}: output ({r}, {c}) = {terms} = "
+            + f"<p>step {done} of {self.n_steps}: output ({r}, {c}) = {terms} = "
             f"<b>{_fmt(self.total)}</b></p>"
         )
 

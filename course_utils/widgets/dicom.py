@@ -167,7 +167,9 @@ class SliceScroller(w.VBox):
         self.image.layout.width = f"{max(1, round(width_mm * scale))}px"
         self.image.layout.height = f"{max(1, round(height_mm * scale))}px"
         self.info.value = (
-            f"{self.view.value} slice {self.index.value} of {self.index.max} &nbsp;|&nbsp; "
+            # The slider shows the 0-based array index; say it, and count slices from 1.
+            f"{self.view.value} slice index {self.index.value} "
+            f"(slice {self.index.value + 1} of {self.index.max + 1}) &nbsp;|&nbsp; "
             f"window L {self.level.value:.0f} / W {self.width.value:.0f} &nbsp;|&nbsp; "
             f"{height_mm:.0f} mm x {width_mm:.0f} mm (true aspect)"
         )

@@ -27,3 +27,25 @@ def test_explorer_drives_volumes_and_colour_channels():
 def test_explorer_needs_choices():
     with pytest.raises(ValueError, match="at least one image"):
         array_explorer({})
+
+
+def test_explorer_title_counts_slices_from_one(monkeypatch):
+    """Does the title name the slider's index and count slices 1..N (not '9 of 10')?"""
+    import course_utils.display
+
+    titles = []
+    real = course_utils.display.show_image
+
+    def spy(*args, **kwargs):
+        titles.append(kwargs.get("title"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(course_utils.display, "show_image", spy)
+    box = array_explorer()
+    picker, controls, _info, _out = box.children
+    slider, _channel = controls.children
+    picker.value = "MR volume (10 slices)"
+    slider.value = 9
+    assert titles[-1].endswith("[index 9: slice 10 of 10]")
+    slider.value = 0
+    assert titles[-1].endswith("[index 0: slice 1 of 10]")

@@ -19,8 +19,11 @@ def test_stepper_walks_the_lecture_example_like_the_slides():
     assert isinstance(stepper, ConvolutionStepper) and stepper.n_steps == 25
     np.testing.assert_array_equal(stepper.feature_map, lecture_grids.LECTURE_FEATURE_MAP)
     seen = np.zeros((5, 5))
-    for step in range(stepper.n_steps):
+    assert (stepper.step.min, stepper.step.max, stepper.step.value) == (1, 25, 1)
+    assert "step 1 of 25: output (0, 0)" in stepper.view.value
+    for step in range(1, stepper.n_steps + 1):
         stepper.step.value = step
+        assert f"step {step} of 25:" in stepper.view.value
         seen[stepper.position] = stepper.total
         assert f"= <b>{stepper.total:g}</b>" in stepper.view.value
     np.testing.assert_array_equal(seen, lecture_grids.LECTURE_FEATURE_MAP)
@@ -28,7 +31,7 @@ def test_stepper_walks_the_lecture_example_like_the_slides():
 
 def test_stepper_shows_the_multiply_and_sum_of_the_current_window():
     stepper = convolution_stepper()
-    stepper.step.value = 16  # output (3, 1): the lecture's 4
+    stepper.step.value = 17  # output (3, 1): the lecture's 4
     assert stepper.position == (3, 1) and stepper.total == 4
     np.testing.assert_array_equal(stepper.window, lecture_grids.LECTURE_IMAGE[3:6, 1:4])
     np.testing.assert_array_equal(stepper.products, stepper.window * lecture_grids.FEATURE_DETECTOR)
@@ -41,7 +44,7 @@ def test_stepper_shows_the_multiply_and_sum_of_the_current_window():
 def test_stepper_with_stride_and_padding():
     stepper = convolution_stepper(stride=2, padding=1)
     assert stepper.feature_map.shape == (4, 4) and stepper.n_steps == 16
-    stepper.step.value = 5  # output (1, 1): window starts at padded (2, 2)
+    stepper.step.value = 6  # output (1, 1): window starts at padded (2, 2)
     np.testing.assert_array_equal(stepper.window,
                                   np.pad(lecture_grids.LECTURE_IMAGE, 1)[2:5, 2:5].astype(float))
     assert "(zero padded)" in stepper.view.value

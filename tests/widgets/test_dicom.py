@@ -45,12 +45,16 @@ def test_slice_scroller_is_a_widget_showing_the_middle_axial_slice(head):
     assert _png_shape(scroller) == (24, 32)
     assert scroller.extent_mm() == pytest.approx((48.0, 80.0))
     assert "true aspect" in scroller.info.value
+    assert "axial slice index 4 (slice 5 of 8)" in scroller.info.value
 
 
 def test_slice_scroller_views_keep_the_physical_aspect(head):
     scroller = slice_scroller(head.volume, head.spacing, size_px=400)
     scroller.view.value = "coronal"
     assert scroller.index.max == 23
+    assert "coronal slice index 12 (slice 13 of 24)" in scroller.info.value
+    scroller.index.value = 23
+    assert "slice 24 of 24" in scroller.info.value
     assert scroller.current().shape == (8, 32)
     height_mm, width_mm = scroller.extent_mm()
     assert (height_mm, width_mm) == pytest.approx((8 * 5.0, 32 * 2.5))
