@@ -36,7 +36,7 @@ import numbers
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NoReturn
 
 import numpy as np
@@ -464,6 +464,33 @@ class Check:
         """Fail with ``problem`` unless ``condition`` holds."""
         if not condition:
             self.fail(case, problem, hint)
+        self.n_checked += 1
+
+    @contextlib.contextmanager
+    def files_unchanged(
+        self,
+        paths: Iterable[str],
+        case: str,
+        hint: str = "never write to the files you were given: read them, write new files "
+        "elsewhere",
+    ) -> Iterator[None]:
+        """Fail ``case`` if any of ``paths`` was changed or removed inside the ``with`` block.
+
+        Usage: ``with check.files_unchanged(paths, case): got = check.call(case, paths)``.
+        The files' SHA-256 digests are taken before and compared after; an exception
+        raised in the block propagates unchanged (no comparison then).
+        """
+        import os
+
+        from course_utils._shared import file_digest
+
+        before = {os.fspath(p): file_digest(p) for p in paths}
+        yield
+        changed = [p for p, digest in before.items()
+                   if not os.path.isfile(p) or file_digest(p) != digest]
+        if changed:
+            self.fail(case, f"the function changed {len(changed)} of the {len(before)} files "
+                      f"it was given (first: {os.path.basename(changed[0])})", hint)
         self.n_checked += 1
 
 
