@@ -22,6 +22,14 @@ checking type, dtype and shape before values::
 
 Every failure raises :class:`CheckFailed`, an ``AssertionError`` whose message names the
 exercise, the case, what was expected, what came back and a hint.
+
+A student reads that message under a traceback. The course's own frames are of no use to
+them, so every function here (and every helper of the lesson checkers) sets
+``__tracebackhide__ = True``, which IPython (and pytest) honour, and the decorator re-raises
+a failure with the checker's internal frames cut off: the student sees their test cell,
+one line of the checker and the message. (Set ``COURSE_CHECK_TRACEBACKS=1`` to keep every
+frame while debugging a checker.) Numbers in messages are written plainly (``0.392``, not
+``np.float64(0.392)``; see :func:`plain`).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import importlib
 import inspect
 import io
 import numbers
+import os
 import sys
 import threading
 import types
@@ -44,7 +53,8 @@ import numpy as np
 from course_utils._shared import quiet
 from course_utils.validation import describe
 
-__all__ = ["CheckFailed", "Check", "LibrarySpy", "checker"]
+__all__ = ["CheckFailed", "Check", "LibrarySpy", "checker", "plain", "plain_pair",
+           "describe_value"]
 
 
 class CheckFailed(AssertionError):
@@ -72,6 +82,80 @@ class CheckFailed(AssertionError):
             message += f"\nHint: {hint}"
         super().__init__(message)
 
+
+def _float_text(value: float, digits: int | None) -> str:
+    if digits is None:
+        text = repr(value)
+        if len(text) <= 12:
+            return text
+        digits = 6
+    text = f"{value:.{digits}g}"
+    if text.lstrip("-").isdigit():
+        text += ".0"
+    return text
+
+
+def plain(value: Any, digits: int | None = None) -> str:
+    """Write a value as a student reads it: ``0.392``, not ``np.float64(0.392)``.
+
+    Parameters
+    ----------
+    value : object
+        A number (Python or NumPy), a string, or a tuple/list/dict of them.
+    digits : int, optional
+        Significant digits for floats. By default a short float is written exactly
+        (``0.25``) and a long one with 6 significant digits (``0.392157``).
+
+    Returns
+    -------
+    str
+        Integers as integers, floats in decimal notation, NumPy scalars like the Python
+        number they hold, strings quoted, containers element by element.
+    """
+    __tracebackhide__ = True
+    if isinstance(value, np.generic) and not isinstance(value, (np.str_, np.bytes_)):
+        value = value.item()
+    if isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, float):
+        return _float_text(value, digits)
+    if isinstance(value, complex):
+        return f"({_float_text(value.real, digits)}{'+' if value.imag >= 0 else '-'}" \
+            f"{_float_text(abs(value.imag), digits)}j)"
+    if isinstance(value, str):
+        return repr(str(value))
+    if isinstance(value, tuple):
+        inner = ", ".join(plain(v, digits) for v in value)
+        return f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, list):
+        return "[" + ", ".join(plain(v, digits) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{plain(k)}: {plain(v, digits)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def plain_pair(expected: Any, got: Any) -> tuple[str, str]:
+    """Write two numbers plainly, with just enough digits to show that they differ."""
+    __tracebackhide__ = True
+    first = plain(expected), plain(got)
+    if first[0] != first[1] or not all(
+            isinstance(v, (numbers.Real, np.floating)) for v in (expected, got)):
+        return first
+    for digits in range(7, 18):
+        pair = plain(expected, digits), plain(got, digits)
+        if pair[0] != pair[1]:
+            return pair
+    return first
+
+
+def describe_value(value: Any) -> str:
+    """Like :func:`course_utils.validation.describe`, with NumPy scalars written plainly."""
+    __tracebackhide__ = True
+    if isinstance(value, np.generic) and not isinstance(value, (np.ndarray, np.bool_)):
+        return f"{type(value).__name__} {plain(value)}"
+    return describe(value)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -110,9 +194,10 @@ def _first_difference(got: np.ndarray, expected: np.ndarray, close: np.ndarray) 
     index = tuple(int(i) for i in np.argwhere(~close)[0])
     where = index if len(index) != 1 else index[0]
     n_bad = int((~close).sum())
+    want, came = plain_pair(expected[index], got[index])
     return (
         f"{n_bad} of {close.size} values differ; first at index {where}: "
-        f"expected {expected[index]!r}, got {got[index]!r}"
+        f"expected {want}, got {came}"
     )
 
 
@@ -175,6 +260,7 @@ class LibrarySpy:
 
     def run(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``function(*args, **kwargs)`` while watching; return what it returns."""
+        __tracebackhide__ = True
         if not self:
             return function(*args, **kwargs)
         previous = sys.getprofile()
@@ -242,6 +328,7 @@ class Check:
 
     def _invoke(self, case: str, args: tuple, kwargs: dict) -> Any:
         """Run the student's function under the library spy; refuse a forbidden call."""
+        __tracebackhide__ = True
         self._spy.called.clear()
         try:
             return self._spy.run(self.student_fn, *args, **kwargs)
@@ -250,6 +337,7 @@ class Check:
                 self._refuse_library(case)
 
     def _refuse_library(self, case: str) -> NoReturn:
+        __tracebackhide__ = True
         called = ", ".join(self._spy.called)
         self.fail(
             case,
@@ -261,6 +349,7 @@ class Check:
     # -- failing ---------------------------------------------------------------------
     def fail(self, case: str, problem: str, hint: str | None = None) -> NoReturn:
         """Raise :class:`CheckFailed` for ``case``."""
+        __tracebackhide__ = True
         raise CheckFailed(self.exercise, case, problem, hint)
 
     # -- calling the student's code ----------------------------------------------------
@@ -282,6 +371,7 @@ class Check:
         object
             Whatever the student's function returned.
         """
+        __tracebackhide__ = True
         given_args, given_kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
         try:
             result = self._invoke(case, given_args, given_kwargs)
@@ -315,6 +405,7 @@ class Check:
         **kwargs: Any,
     ) -> BaseException:
         """Check that the student's function raises ``error`` on these inputs."""
+        __tracebackhide__ = True
         names = (
             " or ".join(e.__name__ for e in error) if isinstance(error, tuple) else error.__name__
         )
@@ -330,10 +421,12 @@ class Check:
                       f"{exc}", hint)
         if result is _NOT_IMPLEMENTED:
             self._not_implemented(case)
-        self.fail(case, f"expected {names}, but the function returned {describe(result)}", hint)
+        self.fail(case, f"expected {names}, but the function returned "
+                  f"{describe_value(result)}", hint)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _not_implemented(self, case: str) -> None:
+        __tracebackhide__ = True
         # Raised outside the `except` block: no chained NotImplementedError traceback.
         self.fail(
             case,
@@ -379,11 +472,12 @@ class Check:
         numpy.ndarray
             ``got``, once it has passed.
         """
+        __tracebackhide__ = True
         expected = np.asarray(expected)
         if not isinstance(got, np.ndarray):
             self.fail(
                 case,
-                f"expected a numpy.ndarray, got {describe(got)}",
+                f"expected a numpy.ndarray, got {describe_value(got)}",
                 "return a numpy array (np.asarray(...) converts a list)",
             )
         if dtype is not None:
@@ -409,6 +503,7 @@ class Check:
     def _check_dtype(
         self, got: np.ndarray, expected: np.ndarray, case: str, dtype: str | np.dtype | type
     ) -> None:
+        __tracebackhide__ = True
         families = {"float": "f", "integer": "iu", "bool": "b"}
         if isinstance(dtype, str) and dtype == "same":
             ok, wanted = got.dtype == expected.dtype, str(expected.dtype)
@@ -435,33 +530,47 @@ class Check:
         hint: str | None = None,
     ) -> float:
         """Compare a scalar result: a real number (not bool, not an array), then its value."""
+        __tracebackhide__ = True
         if isinstance(got, np.ndarray) and got.ndim == 0:
             got = got[()]
         if isinstance(got, (bool, np.bool_)) or not isinstance(got, numbers.Real):
-            self.fail(case, f"expected a number, got {describe(got)}",
+            self.fail(case, f"expected a number, got {describe_value(got)}",
                       "return a single number, e.g. `float(...)` or `int(...)`")
         if integer and not isinstance(got, numbers.Integral):
             if not float(got).is_integer():
-                self.fail(case, f"expected an integer, got {got!r}", hint)
-            self.fail(case, f"expected an int, got {describe(got)}",
+                self.fail(case, f"expected an integer, got {plain(got)}", hint)
+            self.fail(case, f"expected an int, got {describe_value(got)}",
                       "convert with int(...) once you know the value is whole")
         value = float(got)
         if not (np.isclose(value, expected, rtol=rtol, atol=atol, equal_nan=True)):
-            self.fail(case, f"expected {expected!r}, got {got!r}", hint)
+            want, came = plain_pair(expected, got)
+            self.fail(case, f"expected {want}, got {came}", hint)
         self.n_checked += 1
         return value
 
     def equal(self, got: Any, expected: Any, case: str, *, hint: str | None = None) -> Any:
-        """Compare a non-array result (str, tuple, bool, ...) by exact type and value."""
+        """Compare a non-array result (str, tuple, bool, ...) by exact type and value.
+
+        Where a ``str`` is expected, any ``str`` subclass (``numpy.str_``, pydicom's
+        ``UID``) is accepted and compared by its text.
+        """
+        __tracebackhide__ = True
+        if isinstance(expected, str) and isinstance(got, str):
+            if str.__str__(got) != str.__str__(expected):
+                self.fail(case, f"expected {plain(expected)}, got {plain(got)}", hint)
+            self.n_checked += 1
+            return got
         if type(got) is not type(expected):
-            self.fail(case, f"expected {describe(expected)}, got {describe(got)}", hint)
+            self.fail(case, f"expected {describe_value(expected)}, got {describe_value(got)}",
+                      hint)
         if not _same(got, expected):
-            self.fail(case, f"expected {expected!r}, got {got!r}", hint)
+            self.fail(case, f"expected {plain(expected)}, got {plain(got)}", hint)
         self.n_checked += 1
         return got
 
     def true(self, condition: bool, case: str, problem: str, hint: str | None = None) -> None:
         """Fail with ``problem`` unless ``condition`` holds."""
+        __tracebackhide__ = True
         if not condition:
             self.fail(case, problem, hint)
         self.n_checked += 1
@@ -480,6 +589,7 @@ class Check:
         The files' SHA-256 digests are taken before and compared after; an exception
         raised in the block propagates unchanged (no comparison then).
         """
+        __tracebackhide__ = True
         import os
 
         from course_utils._shared import file_digest
@@ -526,6 +636,7 @@ def checker(
     def decorate(body: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(body)
         def run(student_fn: Any, *, seed: int = 0, n_random: int = n_random, **extra: Any) -> None:
+            __tracebackhide__ = True
             if not callable(student_fn):
                 raise CheckFailed(
                     exercise,
@@ -535,8 +646,15 @@ def checker(
                 )
             check = Check(exercise, student_fn, forbid=forbid, forbid_hint=forbid_hint)
             sink = io.StringIO()
-            with quiet(), contextlib.redirect_stderr(sink):
-                body(check, seed=seed, n_random=n_random, **extra)
+            try:
+                with quiet(), contextlib.redirect_stderr(sink):
+                    body(check, seed=seed, n_random=n_random, **extra)
+            except CheckFailed as failure:
+                if os.environ.get("COURSE_CHECK_TRACEBACKS"):
+                    raise
+                # The student's test cell, this line, the message (and, when their own code
+                # raised, its traceback above): the checker's internals are cut off.
+                raise failure.with_traceback(None) from failure.__cause__
             print(f"\u2714 {exercise}: all {check.n_checked} checks passed.")
 
         # Present the public signature in help() and tab completion.
