@@ -4,7 +4,9 @@ For each ``source/NN_name/NN_name.py`` (jupytext percent format, the single sour
 truth), the build
 
 1. reads it and adds the cells every lesson shares: the Colab/Binder badges and the
-   Colab setup cell after the title, and the hidden integrity check at the end;
+   Colab setup cell after the title, a progress table after the setup cell and again at
+   the end (:mod:`course_utils.progress`: every visible test at once, because *Run All*
+   stops at the first failing one), and the hidden integrity check last;
 2. gives every cell a stable id and writes ``source/NN_name/NN_name.ipynb`` (git-ignored);
 3. runs ``nbgrader generate_assignment`` (solutions and hidden tests removed, cells
    locked and checksummed) into ``release/``;
@@ -37,12 +39,19 @@ __all__ = [
     "scratch_course",
     "source_notebook",
     "INTEGRITY_ID",
+    "PROGRESS_IDS",
+    "visible_tests",
 ]
 
 #: grade_id of the hidden integrity cell the build appends to every lesson.
 INTEGRITY_ID = "integrity"
 #: grade_id of the Colab setup cell the build inserts after the title.
 COLAB_ID = "colab_setup"
+#: grade_ids of the progress cells (locked, not graded): after setup, and at the end.
+PROGRESS_IDS = ("progress_top", "progress_end")
+
+_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?",
+                     re.M | re.S)
 
 _NBGRADER = {"schema_version": 3, "solution": False, "task": False}
 
@@ -108,6 +117,90 @@ def _integrity_cell() -> nbformat.NotebookNode:
     return cell
 
 
+def visible_tests(nb: nbformat.NotebookNode) -> list[tuple[str, float, str]]:
+    """The visible part of every autograded test cell: ``(grade_id, points, code)``.
+
+    Hidden tests (between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``) are
+    removed, exactly as ``nbgrader generate_assignment`` removes them; a test cell with
+    no visible part is left out. The integrity cell is not an exercise and is skipped.
+    """
+    found = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        if meta.get("grade_id") == INTEGRITY_ID:
+            continue
+        code = _HIDDEN.sub("", cell.source).strip()
+        if "### BEGIN HIDDEN TESTS" in code or "### END HIDDEN TESTS" in code:
+            raise ValueError(f"test cell {meta.get('grade_id')!r} has unbalanced "
+                             "BEGIN/END HIDDEN TESTS markers")
+        if code:
+            found.append((meta["grade_id"], float(meta.get("points", 0)), code))
+    return found
+
+
+def _progress_cells(tests: list[tuple[str, float, str]], where: str) -> list[nbformat.NotebookNode]:
+    """A markdown explanation and a locked, ungraded cell printing the progress table."""
+    if where == "top":
+        text = (
+            "### Your progress at a glance\n"
+            "\n"
+            "The cell below runs the visible test of every exercise in this lesson and prints "
+            "a table: **passed**, **failed** (with the first line of the test's message), "
+            "**not started** (the function still raises `NotImplementedError`) or **not run "
+            "yet** (the cell that defines it has not run since the kernel started). It is "
+            "worth no points, changes nothing, and is skipped while the notebook is graded; "
+            "the test cells are what count.\n"
+            "\n"
+            "*Run All* stops at the first test cell that fails, so the cells below it do not "
+            "run. Run your exercise cells one by one (Shift+Enter), then run this cell, or the "
+            "same table at the end of the notebook, again whenever you like."
+        )
+    else:
+        text = (
+            "### Your progress\n"
+            "\n"
+            "Every exercise of this lesson at once (the same table as at the top). Before "
+            "handing in, use *Kernel → Restart Kernel and Run All Cells*: if it stops at a "
+            "failing test, run the remaining cells one by one and this cell last."
+        )
+    checks = "\n".join(f"    ({test!r}, {points:g}, {code!r})," for test, points, code in tests)
+    source = (
+        "# Progress: the visible test of every exercise, in one table (no points; changes\n"
+        "# nothing; skipped while grading). Please leave this cell as it is.\n"
+        "from course_utils.progress import report\n"
+        "\n"
+        f"report([\n{checks}\n])"
+    )
+    grade_id = PROGRESS_IDS[0] if where == "top" else PROGRESS_IDS[1]
+    markdown = nbformat.v4.new_markdown_cell(text)
+    markdown.metadata["nbgrader"] = {**_NBGRADER, "grade": False, "grade_id": f"{grade_id}_intro",
+                                     "locked": True}
+    code = nbformat.v4.new_code_cell(source)
+    code.metadata["nbgrader"] = {**_NBGRADER, "grade": False, "grade_id": grade_id,
+                                 "locked": True}
+    return [markdown, code]
+
+
+def _add_progress_cells(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Insert the progress cells after the ``setup`` cell and at the end of the lesson."""
+    tests = visible_tests(nb)
+    if not tests:
+        return
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    taken = [i for i in ids if i and i.startswith(PROGRESS_IDS)]
+    if taken:
+        raise ValueError(f"{path.name}: grade_ids {taken} are reserved for the progress cells "
+                         "the build inserts")
+    if "setup" not in ids:
+        raise ValueError(f'{path.name}: a lesson with tests needs a code cell with '
+                         'grade_id "setup"')
+    after = ids.index("setup") + 1
+    nb.cells[after:after] = _progress_cells(tests, "top")
+    nb.cells.extend(_progress_cells(tests, "end"))
+
+
 def checker_module(name: str) -> str | None:
     """Dotted name of lesson ``NN_name``'s checker module, or None if it has none."""
     module = f"course_utils.checks.lesson{name[:2]}"
@@ -162,10 +255,16 @@ def source_notebook(path: Path) -> nbformat.NotebookNode:
         raise ValueError(f"{path.name}: the first cell must be the lesson's markdown title")
     _import_checkers_first(nb, name, path)
     nb.cells[1:1] = [nbformat.v4.new_markdown_cell(_badges(name)), _colab_cell()]
-    nb.cells.append(_integrity_cell())
+    # Number the lesson's own cells before the progress cells go in (they have ids of
+    # their own), so that adding them moves no other cell's id.
     for index, cell in enumerate(nb.cells):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         cell["id"] = grade_id or f"{name}-{index:03d}"
+    _add_progress_cells(nb, path)
+    nb.cells.append(_integrity_cell())
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        cell["id"] = grade_id or cell["id"]
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None

@@ -1,6 +1,8 @@
 """The authoring pipeline: sources -> nbgrader -> student notebooks."""
 
+import ast
 import json
+import re
 import subprocess
 import sys
 
@@ -8,7 +10,14 @@ import jupytext
 import nbformat
 import pytest
 
-from autograder.build import INTEGRITY_ID, build, course_settings, source_notebook
+from autograder.build import (
+    INTEGRITY_ID,
+    PROGRESS_IDS,
+    build,
+    course_settings,
+    source_notebook,
+    visible_tests,
+)
 from autograder.paths import NOTEBOOKS_DIR, lesson_sources
 from tests.conftest import LESSONS, make_course
 
@@ -125,3 +134,87 @@ def test_student_notebooks_are_valid_json_with_sorted_keys():
         text = path.read_text(encoding="utf-8")
         assert text.endswith("}\n")
         assert json.loads(text)["nbformat"] == 4
+
+
+def _grade_id(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def _progress_checks(cell) -> list:
+    """The list literal passed to report() in a progress cell."""
+    call = ast.parse(cell.source).body[-1].value
+    assert isinstance(call, ast.Call) and call.func.id == "report"
+    return ast.literal_eval(call.args[0])
+
+
+@pytest.mark.parametrize("path", lesson_sources(), ids=lambda p: p.stem)
+def test_progress_cells_sit_after_setup_and_before_the_integrity_check(path):
+    """Does every lesson get a locked, ungraded progress table after setup and at the end?"""
+    nb = source_notebook(path)
+    ids = [_grade_id(c) for c in nb.cells]
+    top, end = PROGRESS_IDS
+    assert ids[ids.index("setup") + 1: ids.index("setup") + 3] == [f"{top}_intro", top]
+    assert ids[-3:] == [f"{end}_intro", end, INTEGRITY_ID]
+    for grade_id in (top, end, f"{top}_intro", f"{end}_intro"):
+        cell = nb.cells[ids.index(grade_id)]
+        meta = cell.metadata["nbgrader"]
+        assert meta["locked"] and not meta["grade"] and not meta["solution"], grade_id
+        assert "points" not in meta and cell["id"] == grade_id
+    for grade_id in (top, end):
+        cell = nb.cells[ids.index(grade_id)]
+        assert cell.cell_type == "code"
+        assert "from course_utils.progress import report" in cell.source
+        assert [tuple(c) for c in _progress_checks(cell)] == visible_tests(nb)
+
+
+@pytest.mark.parametrize("path", lesson_sources(), ids=lambda p: p.stem)
+def test_progress_cells_list_every_visible_test_and_no_hidden_one(path):
+    """Is each test cell's visible code in the table, and none of its hidden lines?"""
+    nb = source_notebook(path)
+    checks = {c[0]: c for c in visible_tests(nb)}
+    progress = "\n".join(c.source for c in nb.cells if _grade_id(c) in PROGRESS_IDS)
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+             and _grade_id(c) != INTEGRITY_ID]
+    assert tests and set(checks) == {_grade_id(c) for c in tests if c.source.split(
+        "### BEGIN HIDDEN TESTS")[0].strip()}
+    for cell in tests:
+        hidden = re.findall(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", cell.source, re.S)
+        visible = set(checks.get(_grade_id(cell), ("", 0, ""))[2].splitlines())
+        for line in "\n".join(hidden).splitlines():
+            if line.strip() and line not in visible:
+                assert line.strip() not in progress, f"hidden test leaked: {line.strip()}"
+        assert checks[_grade_id(cell)][1] == cell.metadata["nbgrader"]["points"]
+    assert "HIDDEN TESTS" not in progress and "SOLUTION" not in progress
+
+
+def test_progress_cells_do_not_count_as_test_cells(built_course):
+    """Does the student notebook keep exactly the lesson's graded cells, progress excluded?"""
+    for lesson in LESSONS:
+        source = nbformat.read(built_course.solution(lesson), as_version=4)
+        student = nbformat.read(built_course.student(lesson), as_version=4)
+        graded = [[_grade_id(c) for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+                  for nb in (source, student)]
+        assert graded[0] == graded[1] and not set(graded[1]) & set(PROGRESS_IDS)
+        progress = [c for c in student.cells if _grade_id(c) in PROGRESS_IDS]
+        assert len(progress) == 2 and all(c.metadata["nbgrader"]["locked"] for c in progress)
+        assert "HIDDEN" not in "".join(c.source for c in progress)
+
+
+def test_build_reserves_the_progress_ids(tmp_path):
+    """Is a lesson that uses a progress grade_id itself refused with a clear message?"""
+    root = make_course(tmp_path / "course", ["00_orientation"])
+    source = root / "source" / "00_orientation" / "00_orientation.py"
+    text = source.read_text(encoding="utf-8")
+    source.write_text(text.replace('"grade_id": "image_kind_test"', '"grade_id": "progress_end"'),
+                      encoding="utf-8")
+    with pytest.raises(ValueError, match="reserved for the progress cells"):
+        source_notebook(source)
+
+
+def test_visible_tests_refuse_unbalanced_hidden_markers():
+    """Is a test cell with BEGIN but no END HIDDEN TESTS refused rather than leaked?"""
+    cell = nbformat.v4.new_code_cell("check(f)\n### BEGIN HIDDEN TESTS\ncheck(f, seed=1)\n")
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "f_test",
+                                 "points": 1}
+    with pytest.raises(ValueError, match="unbalanced"):
+        visible_tests(nbformat.v4.new_notebook(cells=[cell]))
