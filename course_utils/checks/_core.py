@@ -125,7 +125,7 @@ def plain(value: Any, digits: int | None = None) -> str:
         return f"({_float_text(value.real, digits)}{'+' if value.imag >= 0 else '-'}" \
             f"{_float_text(abs(value.imag), digits)}j)"
     if isinstance(value, str):
-        return repr(str(value))
+        return repr(str.__str__(value))
     if isinstance(value, tuple):
         inner = ", ".join(plain(v, digits) for v in value)
         return f"({inner}{',' if len(value) == 1 else ''})"
@@ -652,8 +652,8 @@ def checker(
             except CheckFailed as failure:
                 if os.environ.get("COURSE_CHECK_TRACEBACKS"):
                     raise
-                # The student's test cell, this line, the message (and, when their own code
-                # raised, its traceback above): the checker's internals are cut off.
+                # A check failed: the message below names the case, what was expected,
+                # what came back, and a hint. (The checker's own frames are left out.)
                 raise failure.with_traceback(None) from failure.__cause__
             print(f"\u2714 {exercise}: all {check.n_checked} checks passed.")
 

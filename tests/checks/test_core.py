@@ -245,3 +245,85 @@ def test_library_spy_keeps_an_existing_profiler():
         assert sys.getprofile() is outer
     finally:
         sys.setprofile(None)
+
+
+# -- what a student reads ----------------------------------------------------------------------
+def test_numbers_are_written_plainly():
+    from course_utils.checks._core import describe_value, plain, plain_pair
+
+    assert plain(np.float64(0.392)) == "0.392"
+    assert plain(np.float64(0.39215686274509803)) == "0.392157"
+    assert plain(np.int64(7)) == "7" and plain(np.float32(2.0)) == "2.0"
+    assert plain((np.int64(3), np.float64(0.5))) == "(3, 0.5)"
+    assert plain(np.str_("rgb")) == "'rgb'" and plain(np.bool_(True)) == "True"
+    assert plain(float("nan")) == "nan"
+    assert plain_pair(np.float64(1.0), np.float64(1.0 + 1e-9)) == ("1.0", "1.000000001")
+    assert describe_value(np.float64(0.5)) == "float64 0.5"
+
+
+def test_a_str_subclass_is_accepted_where_a_str_is_expected(capsys):
+    class UID(str):
+        pass
+
+    class Liar(str):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = str.__hash__
+
+        def __str__(self):
+            return "rgb"
+
+    @checker("kind")
+    def check_kind(check, *, seed, n_random):
+        check.equal(check.call("case"), "rgb", "case")
+
+    check_kind(lambda: UID("rgb"))
+    check_kind(lambda: np.str_("rgb"))
+    assert capsys.readouterr().out.count("\u2714") == 2
+    with pytest.raises(CheckFailed, match="expected 'rgb', got 'volume'"):
+        check_kind(lambda: Liar("volume"))
+
+
+def test_a_failure_carries_no_checker_frames():
+    import traceback
+
+    with pytest.raises(CheckFailed) as info:
+        check_double(lambda x: x * 3)
+    frames = traceback.extract_tb(info.value.__traceback__)
+    assert [f.name for f in frames] == ["run"], frames  # only the decorator's re-raise
+
+
+def test_ipython_shows_the_test_cell_and_the_message_only():
+    """In a real kernel, is the traceback of a failed check short, student code kept?"""
+    import re
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = [
+        "from course_utils.checks import lesson00",
+        "def rescale_01(image):\n    return image / 255.0",
+        "lesson00.check_rescale_01(rescale_01)",
+        "def rescale_01(image):\n    return image.sum(axis=5)",
+        "lesson00.check_rescale_01(rescale_01)",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    root = Path(__file__).resolve().parents[2]
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(root)}}).execute()
+
+    def shown(cell):
+        (error,) = [o for o in cell.outputs if o.output_type == "error"]
+        return re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))
+
+    wrong = shown(nb.cells[2])
+    assert len(wrong.splitlines()) <= 16, wrong
+    assert "CheckFailed: [rescale_01 | uint8 image with values 100..200]" in wrong
+    assert "expected 0.0, got 0.392157" in wrong
+    assert wrong.count("course_utils") == 1, wrong  # one line of the checker, no internals
+    crash = shown(nb.cells[4])
+    assert "image.sum(axis=5)" in crash  # the student's own failing line is shown
+    assert "the function raised AxisError" in crash
+    assert crash.count("course_utils") == 1, crash
