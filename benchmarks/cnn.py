@@ -9,10 +9,16 @@ kept is chosen on its validation split), then evaluates once on the test split a
 one JSON line::
 
     {"test_auc": ..., "test_acc": ..., "train_seconds": ..., "images_per_second": ...,
-     "device": ...}
+     "device": ..., "threads": ...}
 
-Without ``--data`` it looks for ``../shared/data/pneumoniamnist/pneumoniamnist_28.npz``
-relative to the repository root and prints "skipped: no real data" when it is absent.
+``threads`` is the number of CPU threads PyTorch actually used: one by default, as in the
+lesson and the grader (see :data:`course_utils.device.DEFAULT_CPU_THREADS` for the
+measurements behind that choice: two OpenMP threads on two cores collapse several-fold as
+soon as another process is busy), ``--threads N`` or ``COURSE_TORCH_THREADS`` to change it.
+
+Without ``--data`` it reads ``$COURSE_PNEUMONIAMNIST``, else
+``../shared/data/pneumoniamnist/pneumoniamnist_28.npz`` relative to the repository root, and
+prints "skipped: no real data" when there is none.
 Goal on real PneumoniaMNIST 28 px: test ROC AUC >= 0.96 with <= 60 s of CPU training on
 2 cores (published: ResNet-18 (28) 0.944, AutoKeras 0.947).
 """
@@ -37,12 +43,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, help="MedMNIST-format .npz")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for PyTorch (default: PyTorch's choice)")
+                        help="CPU threads for PyTorch (default: the course's, 1; "
+                        "or $COURSE_TORCH_THREADS)")
     parser.add_argument("--epochs", type=int, default=None, help="override the epochs")
     parser.add_argument("--verbose", action="store_true", help="log each epoch on stderr")
     args = parser.parse_args(argv)
 
-    path = args.data if args.data is not None else DEFAULT_DATA
+    import os
+
+    from course_utils.learning.medmnist import PATH_ENV
+
+    path = args.data if args.data is not None else Path(os.environ.get(PATH_ENV) or DEFAULT_DATA)
     if not path.is_file():
         print("skipped: no real data")
         return 0
@@ -53,12 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from sklearn.metrics import accuracy_score, roc_auc_score
 
-    from course_utils.device import pick_device
+    from course_utils.device import pick_device, use_cpu_threads
     from course_utils.learning.medmnist import load_npz
     from course_utils.learning.reference_model import ReferenceConfig, predict_scores, train_reference
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    threads = use_cpu_threads(args.threads)
     data = load_npz(path)
     config = ReferenceConfig()
     if args.epochs:
@@ -75,9 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         "train_seconds": round(result.train_seconds, 2),
         "images_per_second": round(result.images_per_second, 1),
         "device": str(device) + (f" ({torch.cuda.get_device_name(0)})"
-                                 if device.type == "cuda" else
-                                 f" ({torch.get_num_threads()} threads)"
-                                 if device.type == "cpu" else ""),
+                                 if device.type == "cuda" else ""),
+        "threads": threads,
     }
     print(json.dumps(line))
     return 0

@@ -1,12 +1,33 @@
-"""Pick the compute device for PyTorch: CUDA, then Apple's MPS, then the CPU."""
+"""Pick the compute device for PyTorch (CUDA, then Apple's MPS, then the CPU) and how
+many CPU threads it may use."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from course_utils.validation import check_choice
+from course_utils.validation import check_choice, check_int
 
-__all__ = ["pick_device", "device_summary", "describe_device"]
+__all__ = ["pick_device", "device_summary", "describe_device", "THREADS_ENV",
+           "DEFAULT_CPU_THREADS", "cpu_threads", "use_cpu_threads"]
+
+#: Environment variable that overrides :data:`DEFAULT_CPU_THREADS` (a positive integer).
+THREADS_ENV = "COURSE_TORCH_THREADS"
+
+#: CPU threads PyTorch uses in the lesson, the grader and the benchmark, unless overridden.
+#:
+#: One, on purpose. PyTorch's CPU kernels run their OpenMP threads in lock step: every
+#: parallel region ends at a barrier where the threads spin until the slowest arrives.
+#: When another process is busy on one of the cores (a second notebook, a grading job in
+#: parallel, a Binder neighbour: the usual case, not the exception), one of the threads
+#: keeps losing its core and the others spin-wait for it. Measured on a 2-core machine
+#: with the lesson-05 reference CNN on 28x28 PneumoniaMNIST (one training epoch, 4,708
+#: images; figures in README/benchmarks): 1 thread 700-1,000 images/s, 2 threads
+#: 160-260 images/s, with other processes active; on a truly idle machine 2 threads gain
+#: far less than 2x on networks this small. One thread is never far from the best and
+#: never collapses, so the course defaults to it; set ``COURSE_TORCH_THREADS`` (or pass
+#: ``threads``) on a dedicated multi-core machine.
+DEFAULT_CPU_THREADS = 1
 
 _KNOWN = ("auto", "cuda", "mps", "cpu")
 
@@ -125,3 +146,61 @@ def describe_device(device: Any = None) -> str:
         detail = f"{torch.get_num_threads()} threads; {gpu}"
     return (f"Computing on {device} ({detail}): lesson 05's training takes "
             f"{_LESSON05_TRAINING[device.type]}.")
+
+
+def cpu_threads(threads: int | None = None) -> int:
+    """Return how many CPU threads PyTorch should use.
+
+    Parameters
+    ----------
+    threads : int, optional
+        An explicit choice (>= 1). Default: the environment variable
+        ``COURSE_TORCH_THREADS`` when set, else :data:`DEFAULT_CPU_THREADS` (see there
+        for why it is 1).
+
+    Returns
+    -------
+    int
+        The number of threads, at least 1.
+
+    Raises
+    ------
+    TypeError
+        If ``threads`` is not an int.
+    ValueError
+        If ``threads`` or ``COURSE_TORCH_THREADS`` is not a positive integer.
+    """
+    if threads is not None:
+        return check_int(threads, "threads", minimum=1)
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if not text:
+        return DEFAULT_CPU_THREADS
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{THREADS_ENV} must be a positive integer, got {text!r}")
+    return int(text)
+
+
+def use_cpu_threads(threads: int | None = None) -> int:
+    """Set PyTorch's intra-op CPU threads to :func:`cpu_threads`'s choice; return it.
+
+    Parameters
+    ----------
+    threads : int, optional
+        An explicit choice; see :func:`cpu_threads`.
+
+    Returns
+    -------
+    int
+        The number of threads PyTorch now uses (``torch.get_num_threads()``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`cpu_threads`.
+    """
+    import torch
+
+    chosen = cpu_threads(threads)
+    if torch.get_num_threads() != chosen:
+        torch.set_num_threads(chosen)
+    return int(torch.get_num_threads())

@@ -68,3 +68,35 @@ def test_summary_keys() -> None:
     assert set(summary) == {"torch", "cuda", "cuda_device", "mps", "best"}
     assert summary["torch"] == torch.__version__
     assert device_module.pick_device is pick_device
+
+
+def test_cpu_threads_default_is_one_and_can_be_overridden(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Does the course use one CPU thread unless told otherwise, and refuse nonsense?"""
+    from course_utils.device import DEFAULT_CPU_THREADS, THREADS_ENV, cpu_threads
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert DEFAULT_CPU_THREADS == 1 and cpu_threads() == 1
+    assert cpu_threads(3) == 3
+    monkeypatch.setenv(THREADS_ENV, "2")
+    assert cpu_threads() == 2 and cpu_threads(1) == 1
+    for bad in ("0", "-1", "two", "1.5"):
+        monkeypatch.setenv(THREADS_ENV, bad)
+        with pytest.raises(ValueError, match=THREADS_ENV):
+            cpu_threads()
+    with pytest.raises(ValueError, match="threads"):
+        cpu_threads(0)
+    with pytest.raises(TypeError, match="threads"):
+        cpu_threads(1.0)
+
+
+def test_use_cpu_threads_sets_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_utils.device import THREADS_ENV, use_cpu_threads
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    before = torch.get_num_threads()
+    try:
+        assert use_cpu_threads(2) == 2 == torch.get_num_threads()
+        assert use_cpu_threads() == 1 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
