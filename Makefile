@@ -1,4 +1,5 @@
 # The course's two commands:  `make lab` (set up, open JupyterLab)  and  `make test`.
+# Instructors: `make instructor` (JupyterLab with nbgrader's tools, in autograder/).
 # Setup is idempotent: it creates .venv once and re-installs only when pyproject.toml changes.
 
 PYTHON ?= python3
@@ -20,7 +21,15 @@ endif
 # JupyterLab refuses to run as root unless told (containers, CI machines).
 LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test build check-notebooks benchmarks clean-grading
+# Students work on copies: `make lab` copies each lesson from notebooks/ into $(WORK)/ the
+# first time it sees it and never overwrites a copy, so `git pull` (which updates
+# notebooks/) never touches a student's work. $(WORK)/ ignores itself (a .gitignore of "*").
+WORK ?= work
+# The students' lab reads .jupyter/ (an extra config path): the course's environment first
+# on PATH (kernels and terminals), lesson 00 opens, no nbgrader instructor tools.
+LAB_ENV = COURSE_WORK="$(WORK)" JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))" PATH="$(CURDIR)/$(BIN):$$PATH"
+
+.PHONY: setup lab work instructor test build check-notebooks benchmarks clean-grading
 
 setup: $(STAMP)
 
@@ -31,8 +40,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/00_orientation.ipynb
+lab: $(STAMP) work
+	$(LAB_ENV) $(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir="$(CURDIR)"
+
+work:
+	@mkdir -p "$(WORK)"
+	@test -e "$(WORK)/.gitignore" || printf '# your copies of the lessons: never committed\n*\n' > "$(WORK)/.gitignore"
+	@for nb in notebooks/*.ipynb; do \
+	  name=$${nb##*/}; \
+	  if [ ! -e "$(WORK)/$$name" ]; then cp "$$nb" "$(WORK)/$$name" && echo "new lesson: $(WORK)/$$name"; fi; \
+	done
+
+# Instructors: JupyterLab in the nbgrader course (autograder/) with nbgrader's tools.
+instructor: $(STAMP)
+	cd autograder && PATH="$(CURDIR)/$(BIN):$$PATH" "$(CURDIR)/$(BIN)/jupyter" lab $(LAB_FLAGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q
