@@ -9,9 +9,9 @@ Instructors (see the README for the whole workflow)::
 
     python -m autograder release            # build + register lessons in the gradebook
     python -m autograder collect 00_orientation PATH   # folder of notebooks/zips per student
-    python -m autograder autograde 00_orientation --jobs 2
+    python -m autograder autograde 00_orientation --jobs 2   # each student sandboxed
     python -m autograder feedback 00_orientation
-    python -m autograder export grades.csv
+    python -m autograder export             # -> autograder/exports/grades.csv (git-ignored)
 """
 
 from __future__ import annotations
@@ -38,10 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("lesson")
     grade.add_argument("--jobs", type=int, default=None, help="parallel students (default: CPUs)")
     grade.add_argument("--student", action="append", help="only these students")
+    grade.add_argument("--unsafe-no-sandbox", dest="unsafe", action="store_true",
+                       help="UNSAFE: run students' code with your own rights when bubblewrap "
+                            "is not available (it can then read and change your files)")
     feedback = commands.add_parser("feedback", help="write feedback HTML (no hidden tests)")
     feedback.add_argument("lesson")
     export = commands.add_parser("export", help="write the CSV gradebook")
-    export.add_argument("output", type=Path, nargs="?", default=Path("grades.csv"))
+    export.add_argument("output", type=Path, nargs="?", default=None,
+                        help="CSV file (default: autograder/exports/grades.csv, git-ignored)")
     return parser
 
 
@@ -63,24 +67,41 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print("notebooks/ is up to date")
         return 0
-    from autograder import grading
-
     if args.command == "collect":
-        for line in grading.collect(args.lesson, args.path):
+        from autograder.collect import collect
+
+        for line in collect(args.lesson, args.path):
             print(line)
         return 0
     if args.command == "autograde":
-        results = grading.autograde(args.lesson, jobs=args.jobs, students=args.student)
+        from autograder.autograde import autograde
+        from autograder.sandbox import SandboxUnavailable
+
+        if args.unsafe:
+            print("WARNING: --unsafe-no-sandbox: students' code runs with YOUR rights; it can "
+                  "read and change your files, the gradebook and other submissions.",
+                  file=sys.stderr)
+        try:
+            results = autograde(args.lesson, jobs=args.jobs, students=args.student,
+                                unsafe=args.unsafe)
+        except SandboxUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         for result in results:
             print(result.summary())
         return 0
     if args.command == "feedback":
-        for path in grading.feedback(args.lesson):
+        from autograder.feedback import feedback
+
+        for path in feedback(args.lesson):
             print(f"wrote {path}")
         return 0
     if args.command == "export":
-        rows = grading.export(args.output)
-        print(f"wrote {args.output} ({rows} rows)")
+        from autograder.export import default_output, export
+
+        output = args.output or default_output()
+        rows = export(output)
+        print(f"wrote {output} ({rows} rows)")
         return 0
     return 2  # pragma: no cover - argparse rejects unknown commands
 

@@ -1,11 +1,11 @@
 """nbgrader configuration for the course (this folder is the nbgrader course root).
 
 Values that tests and instructors may need to change come from environment variables:
-``COURSE_CELL_TIMEOUT`` (seconds a single cell may run while grading, default 300).
+``COURSE_CELL_TIMEOUT`` (seconds a single cell may run while grading, default 300; read by
+the sandboxed grader, autograder/verdicts.py).
 """
 
 import os
-import tempfile
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
@@ -25,23 +25,30 @@ c.CourseDirectory.ignore = [
     "*.pt.tmp",
 ]
 
-# Execution while grading: an explicit per-cell limit; a cell that runs past it is
-# interrupted and scored as an error, and grading moves on to the next cell.
+# Grading executes nothing in nbgrader: `python -m autograder autograde` runs each
+# submission in its own sandbox and decides the points in the grader's process (see
+# autograder/verdicts.py), then writes them into this gradebook. nbgrader's autograde step
+# only records the submission and restores locked and deleted test cells. Execution and
+# output-based scoring are left out, so a bare `nbgrader autograde` runs no student code
+# and awards no points.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    IgnorePattern,
+)
+
+c.Autograde.autograde_preprocessors = [
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
 c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "300"))
-c.Execute.interrupt_on_timeout = True
 c.Execute.kernel_name = "python3"
-# Kernels talk over local IPC sockets named after this process. With TCP, kernels started
-# at the same moment by parallel graders can pick the same free ports, and a grader then
-# waits on a kernel that is not its own until the cell timeout.
-if os.name == "posix":
-    c.KernelManager.transport = "ipc"
-    c.KernelManager.ip = os.path.join(tempfile.gettempdir(), f"course-kernel-{os.getpid()}")
 
 # Deleted test cells come back from the gradebook (and score as they run).
 c.OverwriteCells.add_missing_cells = True
 
-# Keep huge outputs (a print in a loop) out of graded notebooks and feedback.
-c.LimitOutput.max_lines = 500
-c.LimitOutput.max_traceback = 60
 
 c.Autograde.create_student = True

@@ -1,0 +1,503 @@
+"""Decide one submission's points where the student's code cannot reach.
+
+The grader's side of a submission runs in its own process (``python -m autograder.verdicts
+JOB.json RESULT.json``), started by :mod:`autograder.autograde` for each student:
+
+1. it starts the submission's sandboxed :class:`~autograder.sandbox.Worker` and executes
+   the student's notebook there cell by cell (test cells and the integrity cell excepted),
+   keeping each cell's printed output (bounded in bytes) for the feedback page;
+2. at each autograded test cell it takes the cell's code from the *instructor's* source
+   notebook (never the submission's) and runs each statement of the form
+   ``lessonNN.check_xxx(NAME, seed=..., n_random=...)`` here, in the grader, with the
+   student's ``NAME`` replaced by a :class:`RemoteFunction`: every call sends the arguments
+   as plain data to the sandbox, the student's function runs there, and plain data comes
+   back. The checker's cases, expected values and comparisons never leave this process.
+3. A statement whose arguments or results are not plain data (a torch module, a dataset
+   object, a notebook variable passed to the checker) is run inside the sandbox instead,
+   and its outcome is marked ``decided: "sandbox"``: those points rest on the student's
+   own process (isolated from everyone else, but not from the student).
+
+The result is plain JSON: each code cell's output, and for each test cell its points, the
+visible messages, the hidden tests' pass count and where each statement was decided.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder import worker as wire
+from autograder.sandbox import Limits, Worker, WorkerDied, WorkerTimeout
+
+__all__ = ["TestStatement", "parse_test_cell", "RemoteFunction", "grade_notebook", "main"]
+
+_CHECK_MODULE = re.compile(r"^lesson\d\d$")
+_TRUSTED_EXCEPTION_MODULES = ("builtins", "numpy", "scipy", "pydicom", "torch", "sklearn",
+                              "skimage", "course_utils", "pynetdicom", "PIL")
+INTEGRITY_ID = "integrity"
+#: Restarts of a sandbox (after a timeout or crash) before the rest is not graded.
+MAX_RESTARTS = 3
+
+
+class _Fallback(BaseException):
+    """This statement cannot be decided on plain data; run it in the sandbox instead."""
+
+
+class _Stopped(BaseException):
+    """The sandbox ended (timeout, crash) while a statement ran."""
+
+
+@dataclass
+class TestStatement:
+    """One statement of a test cell, as the instructor wrote it."""
+
+    source: str
+    hidden: bool
+    checker: str | None = None   # "lesson00.check_rescale_01" when decidable in the grader
+    target: str | None = None    # the student's name passed as student_fn
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_test_cell(source: str) -> list[TestStatement]:
+    """Split a test cell into statements, marking the hidden ones and the checker calls.
+
+    Parameters
+    ----------
+    source : str
+        The cell's code, hidden tests included.
+
+    Returns
+    -------
+    list of TestStatement
+
+    Raises
+    ------
+    ValueError
+        If the cell is not valid Python.
+    """
+    lines = source.splitlines()
+    begin = next((i for i, ln in enumerate(lines, 1) if "BEGIN HIDDEN TESTS" in ln), None)
+    end = next((i for i, ln in enumerate(lines, 1) if "END HIDDEN TESTS" in ln), None)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ValueError(f"a test cell is not valid Python: {exc}") from exc
+    statements = []
+    for node in tree.body:
+        hidden = begin is not None and end is not None and begin < node.lineno < end
+        statement = TestStatement(ast.get_source_segment(source, node) or "", hidden)
+        call = node.value if isinstance(node, ast.Expr) else None
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name)
+                and _CHECK_MODULE.match(call.func.value.id)
+                and call.func.attr.startswith("check_")
+                and len(call.args) == 1 and isinstance(call.args[0], ast.Name)):
+            try:
+                kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords
+                          if k.arg is not None}
+                if len(kwargs) == len(call.keywords):
+                    statement.checker = f"{call.func.value.id}.{call.func.attr}"
+                    statement.target = call.args[0].id
+                    statement.kwargs = kwargs
+            except ValueError:
+                pass  # a keyword that is not a literal: decided in the sandbox
+        statements.append(statement)
+    return statements
+
+
+# -- the session with the sandbox ---------------------------------------------------
+class Session:
+    """The sandboxed worker of one submission, restarted (and replayed) when it dies."""
+
+    def __init__(self, scratch: Path, cwd: Path, cell_timeout: float, *, unsafe: bool,
+                 limits: Limits | None = None) -> None:
+        self.scratch, self.cwd, self.cell_timeout = scratch, cwd, cell_timeout
+        self.unsafe, self.limits = unsafe, limits
+        self.replay: list[str] = []
+        self.in_sandbox: set[str] = set()  # checkers that need non-plain data
+        self.restarts = 0
+        self.deadline = 0.0
+        self.worker: Worker | None = None
+        self.problem: str | None = None
+        self._start()
+
+    def _start(self) -> None:
+        try:
+            self.worker = Worker(self.scratch, self.cwd, limits=self.limits, unsafe=self.unsafe)
+        except (WorkerDied, WorkerTimeout) as exc:
+            self.worker, self.problem = None, f"the sandbox could not start ({exc})"
+            return
+        for source in list(self.replay):
+            try:
+                self.worker.request({"op": "run", "source": source},
+                                    deadline=time.monotonic() + self.cell_timeout)
+            except (WorkerDied, WorkerTimeout):
+                self.replay.remove(source)
+                self.restart()
+                return
+
+    def restart(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+        self.worker = None
+        self.restarts += 1
+        if self.restarts > MAX_RESTARTS:
+            self.problem = (f"the notebook's process was stopped {self.restarts} times "
+                            "(time limit or crash); the rest was not graded")
+            return
+        self._start()
+
+    def request(self, message: dict, blobs: list[bytes] = ()) -> tuple[dict, list[bytes]]:
+        if self.worker is None:
+            raise _Stopped(self.problem or "the notebook's process is not running")
+        try:
+            return self.worker.request(message, blobs, deadline=self.deadline)
+        except WorkerTimeout:
+            self.restart()
+            raise _Stopped(f"ran longer than the {self.cell_timeout:g} s limit and was stopped")
+        except WorkerDied as exc:
+            self.restart()
+            raise _Stopped(f"the notebook's process died ({exc}): a crash, os._exit or "
+                           "running out of memory") from None
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+
+
+def _exception(data: dict) -> BaseException:
+    """Rebuild a student's exception as an instance of the nearest trusted class."""
+    base: type[BaseException] = Exception
+    exact = True
+    for entry in data.get("mro", []):
+        module, _, qualname = str(entry).partition(":")
+        if module.split(".")[0] in _TRUSTED_EXCEPTION_MODULES and "<" not in qualname:
+            try:
+                found: Any = importlib.import_module(module)
+                for part in qualname.split("."):
+                    found = getattr(found, part)
+            except (ImportError, AttributeError):
+                exact = False
+                continue
+            if isinstance(found, type) and issubclass(found, BaseException):
+                base = found
+                break
+        exact = False
+    if not issubclass(base, Exception):
+        base = Exception
+    name = str(data.get("type", "Exception"))[:100]
+    cls = base if exact and base.__name__ == name else type(name, (base,), {})
+    exc = cls.__new__(cls)
+    exc.args = (str(data.get("message", ""))[:2000],)
+    return exc
+
+
+def _apply_mutation(given: Any, changed: Any) -> None:
+    """Make the grader's copies of the inputs show the change the student's code made."""
+    if isinstance(given, np.ndarray):
+        if isinstance(changed, np.ndarray) and changed.shape == given.shape:
+            np.copyto(given, changed, casting="unsafe")
+        elif given.size and given.flags.writeable:
+            given.flat[0] = given.flat[0] + 1 if given.dtype.kind != "b" else ~given.flat[0]
+    elif isinstance(given, list):
+        given[:] = changed if isinstance(changed, list) else [changed]
+    elif isinstance(given, dict) and isinstance(changed, dict):
+        given.clear()
+        given.update(changed)
+    elif type(given).__module__.startswith("torch"):
+        import torch
+
+        if isinstance(given, torch.Tensor) and isinstance(changed, torch.Tensor):
+            with torch.no_grad():
+                given.copy_(changed.reshape(given.shape) if changed.numel() == given.numel()
+                            else given + 1)
+
+
+def _spy_of_caller() -> Any:
+    """The checker's LibrarySpy watching this call (found on the grader's own stack)."""
+    from course_utils.checks._core import LibrarySpy
+
+    frame = sys._getframe(2)
+    while frame is not None:
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, LibrarySpy):
+            return candidate
+        frame = frame.f_back
+    return None
+
+
+class RemoteFunction:
+    """Stands in for the student's function in the grader: calls go to the sandbox.
+
+    Parameters
+    ----------
+    session : Session
+        The submission's sandbox.
+    name : str
+        The student's name for the function (a global of their notebook).
+    forbid : tuple of str
+        The checker's forbidden library functions ("by hand" exercises), watched inside
+        the sandbox and reported back.
+    """
+
+    def __init__(self, session: Session, name: str, forbid: tuple[str, ...] = ()) -> None:
+        self._session, self.__name__, self._forbid = session, name, tuple(forbid)
+        self.__qualname__ = name
+
+    def __repr__(self) -> str:
+        return f"<function {self.__name__}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        previous = sys.getprofile()
+        sys.setprofile(None)  # the checker's own spy must not watch the grader's plumbing
+        try:
+            try:
+                data, blobs = wire.encode([list(args), kwargs])
+            except wire.NotPlain:
+                raise _Fallback from None
+            reply, back = self._session.request(
+                {"op": "call", "name": self.__name__, "args": data[0],
+                 "kwargs": data[1], "forbid": list(self._forbid)}, blobs)
+            if "internal" in reply or "not_plain" in reply:
+                raise _Fallback
+            try:
+                value = wire.decode(reply["value"], back) if "value" in reply else None
+                mutated = wire.decode(reply["mutated"], back) if reply.get("mutated") else None
+            except wire.ProtocolError:
+                raise _Fallback from None
+        finally:
+            sys.setprofile(previous)
+        if reply.get("forbidden"):
+            spy = _spy_of_caller()
+            if spy is not None:
+                spy.called.extend(str(n) for n in reply["forbidden"] if n not in spy.called)
+        if "mutated" in reply:
+            if mutated is None:
+                raise _Fallback
+            for given, changed in zip(list(args) + list(kwargs.values()),
+                                      list(mutated[0]) + list(mutated[1].values())):
+                _apply_mutation(given, changed)
+        if "raised" in reply:
+            raise _exception(reply["raised"])
+        return value
+
+
+# -- grading one notebook ---------------------------------------------------------------
+@dataclass
+class CellResult:
+    """What the grader keeps of one executed or graded cell."""
+
+    index: int
+    grade_id: str | None
+    output: str = ""
+    error: str | None = None
+    points: float = 0.0
+    max_points: float = 0.0
+    passed: bool = False
+    visible: list[str] = field(default_factory=list)
+    hidden_passed: int = 0
+    hidden_total: int = 0
+    decided: list[str] = field(default_factory=list)
+
+
+def _meta(cell: dict) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def _run_statement(session: Session, statement: TestStatement) -> tuple[bool, str, str]:
+    """Run one test statement; return (passed, message, where it was decided)."""
+    if statement.checker is not None and statement.checker not in session.in_sandbox:
+        module_name, _, function = statement.checker.partition(".")
+        module = importlib.import_module(f"course_utils.checks.{module_name}")
+        check = getattr(module, function, None)
+        if check is not None:
+            reply, blobs = session.request({"op": "lookup", "name": statement.target})
+            if reply.get("defined") is False:
+                return False, f"NameError: name '{statement.target}' is not defined", "grader"
+            if reply.get("callable"):
+                student: Any = RemoteFunction(session, statement.target,
+                                              getattr(check, "forbid", ()))
+            elif "value" in reply:
+                student = wire.decode(reply["value"], blobs)
+            else:
+                student = _Opaque(str(reply.get("type", "object")))
+            from course_utils.checks._core import CheckFailed
+
+            try:
+                import contextlib
+                import io
+
+                printed = io.StringIO()
+                with contextlib.redirect_stdout(printed):
+                    check(student, **statement.kwargs)
+                return True, printed.getvalue().strip(), "grader"
+            except _Fallback:
+                session.in_sandbox.add(statement.checker)
+            except CheckFailed as exc:
+                return False, f"CheckFailed: {exc}", "grader"
+            except Exception as exc:  # noqa: BLE001 - a checker error is a failed test
+                return False, f"{type(exc).__name__}: {exc}", "grader"
+    reply, _ = session.request({"op": "run", "source": statement.source})
+    output = str(reply.get("output", "")).strip()
+    if reply.get("error"):
+        error = reply["error"]
+        return False, f"{error.get('type')}: {error.get('message')}", "sandbox"
+    return True, output, "sandbox"
+
+
+class _Opaque:
+    """A non-callable, non-plain object of the student's (the checker refuses it)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} object>"
+
+
+def grade_notebook(notebook: dict, source: dict, session: Session) -> list[CellResult]:
+    """Execute ``notebook`` in the session's sandbox and decide each test cell of ``source``.
+
+    Parameters
+    ----------
+    notebook : dict
+        The submission (as nbgrader sanitised it: locked cells restored).
+    source : dict
+        The instructor's source notebook (hidden tests included).
+    session : Session
+        The submission's sandbox.
+
+    Returns
+    -------
+    list of CellResult
+        One per code cell of ``notebook``.
+    """
+    tests = {}
+    for cell in source["cells"]:
+        meta = _meta(cell)
+        if (cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution")
+                and meta.get("grade_id") != INTEGRITY_ID):
+            tests[meta["grade_id"]] = (cell_source(cell), float(meta.get("points", 0) or 0))
+    results: list[CellResult] = []
+    done: set[str] = set()
+    for index, cell in enumerate(notebook.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        grade_id = _meta(cell).get("grade_id")
+        result = CellResult(index, grade_id)
+        results.append(result)
+        if grade_id == INTEGRITY_ID:
+            continue
+        session.deadline = time.monotonic() + session.cell_timeout
+        if grade_id in tests:
+            if grade_id in done:
+                continue
+            done.add(grade_id)
+            code, points = tests[grade_id]
+            result.max_points = points
+            _grade_test(session, code, result)
+            continue
+        code = cell_source(cell)
+        try:
+            reply, _ = session.request({"op": "run", "source": code})
+        except _Stopped as exc:
+            result.error = str(exc)
+            continue
+        session.replay.append(code)
+        result.output = str(reply.get("output", ""))[:wire.MAX_CELL_OUTPUT + 200]
+        if reply.get("error"):
+            result.error = f"{reply['error'].get('type')}: {reply['error'].get('message')}"
+    for grade_id, (code, points) in tests.items():  # test cells missing from the notebook
+        if grade_id not in done:
+            result = CellResult(-1, grade_id, max_points=points)
+            session.deadline = time.monotonic() + session.cell_timeout
+            _grade_test(session, code, result)
+            results.append(result)
+    return results
+
+
+def _grade_test(session: Session, code: str, result: CellResult) -> None:
+    try:
+        statements = parse_test_cell(code)
+    except ValueError as exc:
+        result.error = str(exc)
+        return
+    result.hidden_total = sum(s.hidden for s in statements)
+    all_passed = True
+    for statement in statements:
+        try:
+            passed, message, decided = _run_statement(session, statement)
+        except _Stopped as exc:
+            passed, message, decided = False, str(exc), "grader"
+        result.decided.append(decided)
+        all_passed = all_passed and passed
+        if statement.hidden:
+            result.hidden_passed += passed
+        else:
+            result.visible.append(message)
+            if not passed and result.error is None:
+                result.error = message
+        if not passed and not statement.hidden:
+            # Like a notebook cell: after a failing statement, later ones do not run.
+            result.hidden_passed = 0
+            break
+    result.passed = all_passed
+    result.points = result.max_points if all_passed else 0.0
+
+
+def cell_source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+# -- the process entry point --------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """``python -m autograder.verdicts JOB.json RESULT.json``: grade one submission."""
+    job_path, result_path = (argv or sys.argv[1:])[:2]
+    job = json.loads(Path(job_path).read_text(encoding="utf-8"))
+    notebook = json.loads(Path(job["notebook"]).read_text(encoding="utf-8"))
+    source = json.loads(Path(job["source"]).read_text(encoding="utf-8"))
+    scratch = Path(job["scratch"])
+    work = scratch / "work"
+    shutil.copytree(job["folder"], work, symlinks=True, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    exchange = scratch / "exchange"
+    exchange.mkdir(exist_ok=True)
+    # The checkers' temporary folders and relative paths must mean the same files on both
+    # sides: the sandbox sees this scratch folder at the same absolute path.
+    tempfile.tempdir = str(exchange)
+    os.environ["TMPDIR"] = str(exchange)
+    os.chdir(work)
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    session = Session(scratch, work, float(job["cell_timeout"]), unsafe=bool(job["unsafe"]))
+    started = time.perf_counter()
+    try:
+        if session.problem:
+            cells: list[CellResult] = []
+            problem = session.problem
+        else:
+            cells = grade_notebook(notebook, source, session)
+            problem = session.problem
+    finally:
+        session.close()
+    Path(result_path).write_text(json.dumps({
+        "cells": [asdict(c) for c in cells], "problem": problem,
+        "restarts": session.restarts, "seconds": time.perf_counter() - started,
+    }), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
