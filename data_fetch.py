@@ -47,10 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _list(registry: Mapping[str, data.DatasetEntry], cache: str | None) -> int:
     folder = data.cache_dir() if cache is None else cache
     print(f"cache folder: {folder}")
+    rows = [("name", "size", "licence", "state", "title")]
     for name in data.dataset_names(registry):
         entry = registry[name]
         state = "cached" if data.is_cached(name, cache, registry) else "not downloaded"
-        print(f"{name:<20} {entry.approx_size:>12}  {entry.licence:<14} [{state}]  {entry.title}")
+        rows.append((name, entry.approx_size, entry.licence, f"[{state}]", entry.title))
+    # Columns as wide as their longest value, so every row lines up whatever the licence.
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].ljust(widths[2]),
+                 row[3].ljust(widths[3]), row[4]]
+        print("  ".join(cells).rstrip())
     return 0
 
 

@@ -369,6 +369,25 @@ def _check_free_space(folder: Path, needed: int | None, name: str) -> None:
         )
 
 
+def _new_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    return missing
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed download created, deepest first, while they are empty."""
+    for path in folders:
+        try:
+            path.rmdir()  # only ever removes an empty folder
+        except OSError:
+            return
+
+
 def _explain(exc: BaseException, entry: DatasetEntry, data_file: DataFile, folder: Path,
              timeout: float) -> Exception:
     """Turn what pooch/requests raised into one of our exceptions with a plain message."""
@@ -428,7 +447,8 @@ def fetch(
 
     Files already in the cache with the right checksum are not downloaded again. Each
     download is written to a temporary file and moved into place only after its checksum
-    has matched, so an interrupted or corrupted download leaves nothing behind.
+    has matched, so an interrupted or corrupted download leaves nothing behind (not even
+    the cache folders it created).
 
     Parameters
     ----------
@@ -471,6 +491,7 @@ def fetch(
         _check_free_space(folder, sum(known) if len(known) == len(missing) else None,
                           entry.name)
     pooch.get_logger().setLevel(logging.WARNING)
+    created = _new_folders(folder)
     paths = []
     for data_file in entry.files:
         target = folder / data_file.name
@@ -479,7 +500,10 @@ def fetch(
             try:
                 pooch.retrieve(data_file.url, known_hash=data_file.known_hash,
                                fname=data_file.name, path=folder, downloader=downloader)
-            except Exception as exc:
+            except BaseException as exc:
+                _remove_if_empty(created)
+                if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit
+                    raise
                 raise _explain(exc, entry, data_file, folder, timeout) from exc
             if report is not None:
                 report(f"downloaded {entry.name}/{data_file.name} (checksum OK)")

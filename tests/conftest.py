@@ -52,3 +52,22 @@ def _not_grading(monkeypatch: pytest.MonkeyPatch) -> None:
     """Unit tests run as a student would, unless a test sets grading mode itself."""
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+#: Set by .ci/run: there, a test skipped because a tool "is not installed" is a failure
+#: (.ci/run installs Orthanc and Chromium; a fresh machine must not skip their tests).
+CI_ENV = "COURSE_CI"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Under CI, turn "X is not installed" skips into failures that say so."""
+    outcome = yield
+    report = outcome.get_result()
+    if not os.environ.get(CI_ENV) or not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if "not installed" in reason:
+        report.outcome = "failed"
+        report.longrepr = (f"{reason.removeprefix('Skipped: ')}: under CI ({CI_ENV} is set) this "
+                           "is a failure; .ci/run installs it with apt-get as root")

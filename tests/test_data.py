@@ -226,6 +226,32 @@ def test_truncated_download_leaves_nothing(server: LocalServer, tmp_path: Path) 
     assert _files(tmp_path) == []
 
 
+@pytest.mark.parametrize("name", ["corrupt", "truncated", "missing", "slow"])
+def test_a_failed_download_leaves_no_folder_behind(server: LocalServer, tmp_path: Path,
+                                                   name: str) -> None:
+    """Are the cache folders a failed download created removed again (and others kept)?"""
+    cache = tmp_path / "new" / "cache"
+    with pytest.raises((DownloadError, ChecksumMismatchError)):
+        data.fetch(name, cache=cache, registry=registry_for(server), progress=False, timeout=0.5)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()
+    with pytest.raises((DownloadError, ChecksumMismatchError)):
+        data.fetch(name, cache=tmp_path / "kept", registry=registry_for(server), progress=False,
+                   timeout=0.5)
+    assert [p.name for p in tmp_path.rglob("*")] == ["kept"]
+
+
+def test_a_failed_download_keeps_a_dataset_folder_that_holds_files(server: LocalServer,
+                                                                    tmp_path: Path) -> None:
+    """Is a dataset folder that already held files left alone after a failure?"""
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(ChecksumMismatchError):
+        data.fetch("corrupt", cache=tmp_path, registry=registry_for(server), progress=False)
+    assert _files(tmp_path) == ["notes.txt"]
+
+
 def test_http_404(server: LocalServer, tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match="HTTP 404") as info:
         data.fetch("missing", cache=tmp_path, registry=registry_for(server), progress=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,24 @@ def test_list_fetch_verify(server: LocalServer, tmp_path: Path,  # noqa: F811
     assert status == 1
     assert "good: CORRUPT good.npz; run `python data_fetch.py good`" in out
     assert "missing: not downloaded" in out
+
+
+def test_list_columns_line_up(server: LocalServer, tmp_path: Path,  # noqa: F811
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Does every row of --list start each column at the same place, long licences too?"""
+    registry = dict(registry_for(server))
+    name = next(iter(registry))
+    registry[name] = dataclasses.replace(registry[name], licence="a very long licence " * 3)
+    status, out, _ = _run(["--list", "--cache-dir", str(tmp_path)], registry, capsys)
+    header, *rows = out.splitlines()[1:]
+    assert status == 0 and header.split()[:3] == ["name", "size", "licence"]
+    assert len(rows) == len(registry)
+    for column in ("licence", "state", "title"):
+        start = header.index(column)
+        for row in rows:  # each column starts at its header, after a two-space gap
+            assert row[start - 2:start] == "  " and row[start] != " ", (column, out)
+    size_end = header.index("size") + len("size")
+    assert all(row[size_end - 1] != " " and row[size_end] == " " for row in rows), out
 
 
 def test_environment_variable_sets_the_cache(server: LocalServer, tmp_path: Path,  # noqa: F811
