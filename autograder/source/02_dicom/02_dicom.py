@@ -69,6 +69,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
+from scipy import ndimage
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from pynetdicom import AE, build_role, evt
 from pynetdicom.presentation import StoragePresentationContexts
@@ -157,7 +158,8 @@ print(f"{sum(h[:128] == bytes(128) for h in heads)} of the {len(heads)} sample f
 #
 # Write `parse_element(data, offset)` for Explicit VR Little Endian. `struct.unpack_from`
 # reads little-endian numbers: `"<H"` is an unsigned 2-byte integer, `"<I"` an unsigned
-# 4-byte integer.
+# 4-byte integer. Read the bytes yourself: the checker fails a function that calls
+# pydicom's reader (`dcmread`, `data_element_generator`...), which is its oracle.
 
 # %% nbgrader={"grade": false, "grade_id": "parse_element", "locked": false, "schema_version": 3, "solution": true, "task": false}
 LONG_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
@@ -226,8 +228,12 @@ lesson02.check_parse_element(parse_element, seed=2718, n_random=80)
 # `(0002,0010)` **Transfer Syntax UID** says how the data set after it is encoded:
 # implicit or explicit VR, little or big endian, and whether the pixels are compressed
 # (JPEG, JPEG 2000, RLE...). Write `transfer_syntax(data)` with your `parse_element`:
-# check the `DICM` marker, walk the group 0002 elements from byte 132 (the group length
-# `(0002,0000)` is optional: some files lack it), and return the UID without its padding.
+# check the `DICM` marker, walk the group 0002 elements from byte 132, stop at the first
+# element of another group, and return the UID without its padding (a NUL byte, or a space
+# from some writers). The group length `(0002,0000)` is **Type 1** (required) in PS3.10
+# section 7.1, so a conformant file has it; but files written by older or careless software
+# lack it and pydicom reads them anyway (pydicom-data's `no_meta_group_length.dcm` is one),
+# so do not rely on it: walk the elements. As in exercise 1, without pydicom's reader.
 
 # %% nbgrader={"grade": false, "grade_id": "transfer_syntax", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def transfer_syntax(data):
@@ -349,6 +355,15 @@ tag_browser(ct)
 # RescaleIntercept`, as a float64 array. Many files (most MR, all ultrasound) have no
 # rescale attributes: then the slope is 1 and the intercept 0. Beware of computing in the
 # stored dtype: `uint16` values plus an intercept of -1024 wrap around.
+#
+# **Pixel Padding Value** (0028,0120). A CT reconstructs a disc, but the image is a
+# square: the corners outside the field of view hold no measurement. Scanners fill them
+# with one *stored* value, named in Pixel Padding Value (PS3.3 C.7.5.1.1.2; with **Pixel
+# Padding Range Limit** (0028,0121) every stored value between the two is padding). The
+# 512 x 512 head CT `693_UNCR.dcm` pads with stored -2000: rescaled, that is -3024 HU,
+# "denser than nothing", on about a fifth of its pixels (below), which would wreck a mean,
+# a histogram or a min-max display. `to_hu` returns **NaN** there (not a number: no
+# measurement), comparing the *stored* values with the padding value before rescaling.
 
 # %% nbgrader={"grade": false, "grade_id": "to_hu", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def to_hu(ds):
@@ -363,12 +378,20 @@ def to_hu(ds):
     -------
     numpy.ndarray
         float64 array, ``ds.pixel_array * RescaleSlope + RescaleIntercept`` (slope 1 and
-        intercept 0 when the attributes are absent).
+        intercept 0 when the attributes are absent), NaN where the stored value is the
+        Pixel Padding Value (or between it and Pixel Padding Range Limit, when present).
     """
     ### BEGIN SOLUTION
     slope = float(ds.get("RescaleSlope", 1.0))
     intercept = float(ds.get("RescaleIntercept", 0.0))
-    return ds.pixel_array.astype(np.float64) * slope + intercept
+    stored = ds.pixel_array
+    hu = stored.astype(np.float64) * slope + intercept
+    if "PixelPaddingValue" in ds:
+        value = int(ds.PixelPaddingValue)
+        limit = int(ds.get("PixelPaddingRangeLimit", value))
+        low, high = min(value, limit), max(value, limit)
+        hu[(stored >= low) & (stored <= high)] = np.nan
+    return hu
     ### END SOLUTION
 
 
@@ -378,13 +401,33 @@ lesson02.check_to_hu(to_hu)
 lesson02.check_to_hu(to_hu, seed=31, n_random=30)
 ### END HIDDEN TESTS
 
+# %%
+head_ct = read_dicom(sample_file("693_UNCR.dcm"))
+stored = head_ct.pixel_array
+naive = stored * float(head_ct.RescaleSlope) + float(head_ct.RescaleIntercept)
+padding = stored == head_ct.PixelPaddingValue
+print(f"693_UNCR: Pixel Padding Value {head_ct.PixelPaddingValue} (stored) = "
+      f"{naive[padding][0]:.0f} HU on {padding.mean():.0%} of the pixels")
+print(f"mean of the naive HU image {naive.mean():.0f} HU; "
+      f"of the image pixels alone {naive[~padding].mean():.0f} HU")
+try:
+    print(f"to_hu: {np.isnan(to_hu(head_ct)).mean():.0%} NaN, "
+          f"np.nanmean {np.nanmean(to_hu(head_ct)):.0f} HU")
+except NotImplementedError:
+    print("Implement to_hu above to compare.")
+
 # %% [markdown]
 # ## Exercise 4 — window / level (2 points)
 #
-# A CT holds values from about -1000 HU (air) to over 2000 HU (dense bone), but a screen
-# shows ~256 grey levels and the eye distinguishes far fewer. A **window** picks the range
-# that matters: brain (centre 40, width 80), soft tissue (40, 400), lung (-600, 1500),
-# bone (300, 1500). DICOM defines the mapping precisely (PS3.3 C.11.2.1.2.1, the LINEAR
+# A CT holds values from about -1000 HU (air) to over 3000 HU (dense bone, metal): some
+# 4000 distinct values, while the contrast that matters is often a few HU (grey and white
+# matter differ by about 10 HU). Spread over the whole range, that difference would be a
+# fraction of one grey level of any display. (*Not* because "the eye sees fewer than 256
+# grey levels", a common myth: the DICOM Grayscale Standard Display Function, PS3.14, spans
+# about 1023 just-noticeable differences between 0.05 and 4000 cd/m², and diagnostic
+# displays are 10-bit. The point is the ~4000-value range.) A **window** spends all the
+# display's levels on the range that matters: brain (centre 40, width 80), soft tissue
+# (40, 400), lung (-600, 1500), bone (300, 1500). DICOM defines the mapping precisely (PS3.3 C.11.2.1.2.1, the LINEAR
 # VOI function), with a half-step offset:
 #
 # * `x <= c - 0.5 - (w - 1) / 2` → 0 (black)
@@ -444,6 +487,8 @@ lesson02.check_window_level(window_level, seed=77, n_random=40)
 # constant image), then look at **Photometric Interpretation**: MONOCHROME2 means the
 # lowest value is black, **MONOCHROME1** means the lowest value is *white* (as on X-ray
 # film; many computed radiographs are stored that way), so invert it: `1 - value`.
+# Padding pixels (NaN from `to_hu`) are not part of the image: leave them out of the
+# min-max scaling, and show them **black** (0), whatever the photometric interpretation.
 
 # %% nbgrader={"grade": false, "grade_id": "for_display", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def for_display(ds):
@@ -458,21 +503,25 @@ def for_display(ds):
     -------
     numpy.ndarray
         float64 array: rescaled, windowed with the file's first window (min-max scaled
-        when there is no window, zeros for a constant image) and inverted for MONOCHROME1.
+        over the image pixels when there is no window, zeros for a constant image),
+        inverted for MONOCHROME1, and 0 (black) on padding pixels.
     """
     ### BEGIN SOLUTION
     def first(value):
         return float(value[0]) if isinstance(value, pydicom.multival.MultiValue) else float(value)
 
     values = to_hu(ds)
+    padding = np.isnan(values)
+    image = values[~padding]
     if "WindowCenter" in ds and "WindowWidth" in ds:
         shown = window_level(values, first(ds.WindowCenter), first(ds.WindowWidth))
-    elif values.max() > values.min():
-        shown = (values - values.min()) / (values.max() - values.min())
+    elif image.size and image.max() > image.min():
+        shown = (values - image.min()) / (image.max() - image.min())
     else:
         shown = np.zeros(values.shape)
     if ds.PhotometricInterpretation == "MONOCHROME1":
         shown = 1.0 - shown
+    shown[padding] = 0.0
     return shown
     ### END SOLUTION
 
@@ -484,17 +533,21 @@ lesson02.check_for_display(for_display, seed=5, n_random=20)
 ### END HIDDEN TESTS
 
 # %%
-try:
-    cr = read_dicom(sample_file("RG3_UNCR.dcm"))  # this file records no pixel spacing
+cr = read_dicom(sample_file("RG3_UNCR.dcm"))  # this file records no pixel spacing
+try:  # compute everything first: an unfinished exercise draws no half-empty figure
+    shown = for_display(cr)
+    head_shown = for_display(head_ct)
+except NotImplementedError:
+    print("Not drawn yet: implement to_hu, window_level and for_display above, then run "
+          "this cell again to see the three images.")
+else:
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.5))
     show_image(cr.pixel_array, title="RG3_UNCR stored values (MONOCHROME1)", ax=axes[0])
-    show_image(for_display(cr), vmin=0, vmax=1, title="for_display: windowed and inverted",
-               ax=axes[1])
-    show_hu(to_hu(ct), spacing=[float(s) for s in ct.PixelSpacing], window=(40, 400),
-            title="CT_small in HU", ax=axes[2])
+    show_image(shown, vmin=0, vmax=1, title="for_display: windowed and inverted", ax=axes[1])
+    show_image(head_shown, vmin=0, vmax=1, ax=axes[2],
+               title="693_UNCR for_display: padding black",
+               spacing=[float(s) for s in head_ct.PixelSpacing])
     fig.tight_layout()
-except NotImplementedError:
-    print("Implement to_hu, window_level and for_display above to see the images.")
 
 # %% [markdown]
 # ## 3. The information model: patient → study → series → instance
@@ -684,8 +737,12 @@ lesson02.check_load_volume(load_volume, seed=1234, n_random=6)
 # squashed by half).
 
 # %%
-try:
+try:  # load first: an unfinished exercise draws no half-empty figure
     volume, (dz, dy, dx) = load_volume(list(head.paths))
+except NotImplementedError:
+    print("Not drawn yet: implement load_volume above, then run this cell again to see the "
+          "three views.")
+else:
     print(f"volume {volume.shape}, voxel {dz:g} x {dy:g} x {dx:g} mm, "
           f"HU from {volume.min():.0f} to {volume.max():.0f}")
     k, i, j = volume.shape[0] // 2 + 3, volume.shape[1] // 2 - 10, volume.shape[2] // 2 + 12
@@ -698,8 +755,6 @@ try:
     show_hu(volume[::-1, :, j], spacing=(dz, dy), window=(40, 80), title="sagittal",
             ax=axes[2], xlabel="y: front → back (mm)", ylabel=down)
     fig.tight_layout()
-except NotImplementedError:
-    print("Implement load_volume above to see the volume.")
 
 # %% [markdown]
 # The bright spot is the "haemorrhage", in the patient's **left** hemisphere: it appears on
@@ -758,13 +813,31 @@ else:
 # meta information (`ds.file_meta`, saved with `enforce_file_format=True`), whose Media
 # Storage SOP Class and Instance UIDs repeat the data set's SOP Class and Instance UIDs.
 # A new image is a **new instance in a new series** (new UIDs from
-# `pydicom.uid.generate_uid()`), in the **same study** of the **same patient**; Image Type
-# starts with `DERIVED`. The pixel module must describe the array you store.
+# `pydicom.uid.generate_uid()`), in the **same study** of the **same patient** and the same
+# **frame of reference** (the same patient coordinates). It keeps the reference's SOP class
+# (a CT stays a CT Image Storage object), so it must satisfy that IOD too:
+#
+# * **Image Type** (0008,0008): value 1 `DERIVED`, value 2 `SECONDARY`, and for a CT a
+#   **value 3** (`AXIAL` or `LOCALIZER`, PS3.3 C.8.2.1.1.1): keep the reference's;
+# * **Derivation Description** (0008,2111), in words what was done, and a **Source Image
+#   Sequence** (0008,2112) whose item names the reference's SOP Class and Instance UIDs
+#   (General Image and General Reference modules, PS3.3 C.7.6.1 and C.12.4). Both are
+#   optional (Type 3) in the standard, but they are how a reader learns that this is not
+#   the scanner's image and where it came from: the course requires them;
+# * the attributes the CT modules require (Type 1 and 2: patient, study, equipment,
+#   Image Plane, KVP, Acquisition Number...), copied from the reference;
+# * a pixel module that describes the array you store, and Rescale Slope 1 / Intercept 0
+#   when the array holds final values.
+#
+# A derived image on another pixel grid (a crop, a resampling) would also need a new Image
+# Position (Patient) and Pixel Spacing; `write_derived` does not know the grid, so it copies
+# the reference's geometry only when the shape is the same (a real tool takes the crop's
+# offset as an argument).
 #
 # ## Exercise 8 — write a derived image (3 points)
 
 # %% nbgrader={"grade": false, "grade_id": "write_derived", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def write_derived(image, reference, path):
+def write_derived(image, reference, path, description="derived by the course's lesson 02"):
     """Write ``image`` as a new DICOM instance derived from ``reference``.
 
     Parameters
@@ -775,6 +848,8 @@ def write_derived(image, reference, path):
         The image it was derived from (not modified).
     path : str
         Where to write the file.
+    description : str, optional
+        What was done to the reference, for Derivation Description (0008,2111).
 
     Returns
     -------
@@ -789,12 +864,14 @@ def write_derived(image, reference, path):
 
     Notes
     -----
-    The file keeps the reference's patient and study (Patient's Name, Patient ID, Study
-    Instance UID...) and SOP Class UID, gets a new SOP Instance UID and Series Instance
-    UID, Image Type ``["DERIVED", "SECONDARY"]``, the pixel module of ``image`` (Rows,
-    Columns, SamplesPerPixel 1, MONOCHROME2, 16 bits allocated and stored, High Bit 15,
-    Pixel Representation 1 for int16 and 0 for uint16), Rescale Slope 1 and Intercept 0,
-    and file meta information in Explicit VR Little Endian.
+    The file keeps the reference's patient, study, frame of reference and SOP Class UID
+    (Patient's Name, Patient ID, Study Instance UID...), gets a new SOP Instance UID and
+    Series Instance UID, Image Type ``["DERIVED", "SECONDARY", <reference's value 3>]``,
+    a Derivation Description (``description``) and a Source Image Sequence naming the
+    reference, the pixel module of ``image`` (Rows, Columns, SamplesPerPixel 1, MONOCHROME2,
+    16 bits allocated and stored, High Bit 15, Pixel Representation 1 for int16 and 0 for
+    uint16), Rescale Slope 1 and Intercept 0, and file meta information in Explicit VR
+    Little Endian.
     """
     ### BEGIN SOLUTION
     if not isinstance(image, np.ndarray) or image.dtype not in (np.int16, np.uint16):
@@ -802,11 +879,14 @@ def write_derived(image, reference, path):
     if image.ndim != 2:
         raise ValueError(f"image must be 2-D, got {image.ndim}-D")
     ds = Dataset()
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex",
-                    "StudyInstanceUID", "StudyDate", "StudyTime", "StudyID",
-                    "AccessionNumber", "ReferringPhysicianName", "Modality",
-                    "FrameOfReferenceUID", "PixelSpacing", "ImagePositionPatient",
-                    "ImageOrientationPatient", "SliceThickness"):
+    kept = ["PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
+            "StudyDate", "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName",
+            "Modality", "Manufacturer", "FrameOfReferenceUID", "PositionReferenceIndicator",
+            "PatientPosition", "KVP", "AcquisitionNumber"]
+    if image.shape == (reference.Rows, reference.Columns):  # same grid: same geometry
+        kept += ["PixelSpacing", "ImagePositionPatient", "ImageOrientationPatient",
+                 "SliceThickness", "SliceLocation"]
+    for keyword in kept:
         if keyword in reference:
             setattr(ds, keyword, reference[keyword].value)
     ds.SOPClassUID = reference.SOPClassUID
@@ -814,7 +894,13 @@ def write_derived(image, reference, path):
     ds.SeriesInstanceUID = generate_uid()
     ds.SeriesNumber = 999
     ds.InstanceNumber = 1
-    ds.ImageType = ["DERIVED", "SECONDARY"]
+    old_type = list(reference.get("ImageType", []))
+    ds.ImageType = ["DERIVED", "SECONDARY", *old_type[2:3]]
+    ds.DerivationDescription = description
+    source = Dataset()
+    source.ReferencedSOPClassUID = reference.SOPClassUID
+    source.ReferencedSOPInstanceUID = reference.SOPInstanceUID
+    ds.SourceImageSequence = [source]
     ds.Rows, ds.Columns = image.shape
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
@@ -839,11 +925,15 @@ lesson02.check_write_derived(write_derived, seed=8, n_random=12)
 # %%
 try:
     hu = to_hu(ct)
-    smoothed = np.round((hu + np.roll(hu, 1, 0) + np.roll(hu, -1, 0)) / 3).astype(np.int16)
+    # A 3x3 mean; at the border the nearest row/column is repeated (mode="nearest"), not
+    # wrapped around from the other side of the image as np.roll would.
+    smoothed = np.round(ndimage.uniform_filter(hu, size=3, mode="nearest")).astype(np.int16)
     out_path = WORK / "CT_small_smoothed.dcm"
-    write_derived(smoothed, ct, out_path)
+    write_derived(smoothed, ct, out_path, description="3x3 mean filter (scipy.ndimage)")
     back = pydicom.dcmread(out_path)
-    print("read back:", back.ImageType, back.Rows, "x", back.Columns,
+    print("read back:", list(back.ImageType), back.Rows, "x", back.Columns,
+          "|", back.DerivationDescription,
+          "| source:", back.SourceImageSequence[0].ReferencedSOPInstanceUID[-12:],
           "| same study:", back.StudyInstanceUID == ct.StudyInstanceUID,
           "| new series:", back.SeriesInstanceUID != ct.SeriesInstanceUID,
           "| identical pixels:", np.array_equal(back.pixel_array, smoothed))
@@ -901,11 +991,23 @@ print("  Rows (0028,0010)            ", profile_action(0x00280010), "(kept)")
 #
 # Write `deidentify(ds, secret)`. Work on a deep copy (`copy.deepcopy(ds)`), walk every
 # element **including inside sequences**, apply `profile_action`, remove private
-# attributes (`remove_private_tags()` only cleans the level it is called on), replace the
-# file meta's Media Storage SOP Instance UID like the other UIDs, and record what was done:
-# `PatientIdentityRemoved = "YES"` and a `DeidentificationMethod` naming the profile and
-# the edition. Leave everything else as it is (the pixels, the geometry): the data must
-# stay useful.
+# attributes at every level (pydicom 3's `Dataset.remove_private_tags()` does: it walks the
+# whole data set, sequences included, with `Dataset.walk`; a loop of your own over
+# `for elem in ds` sees only the top level, and vendors do put private elements inside
+# standard sequences), replace the file meta's Media Storage SOP Instance UID like the
+# other UIDs, and record what was done: `PatientIdentityRemoved = "YES"` and a
+# `DeidentificationMethod` naming the profile and the edition. Leave everything else as it
+# is (the pixels, the geometry): the data must stay useful.
+#
+# The checker also makes sure that:
+#
+# * a **dummy value is valid for its VR**: a date (DA) is a real date such as `19000101`,
+#   a time (TM) `000000`, an age (AS) `000Y`; `"ANONYMOUS"` is a fine name, not a date;
+# * UIDs map **one to one**: the same old UID always gets the same new one, and two
+#   different old UIDs never get the same new one (two slices stay two instances);
+# * the mapping depends **only on the secret and the old UID**, never on a random draw
+#   (`generate_uid()` without entropy sources, `uuid4`...): a series de-identified in two
+#   sessions must get the same new UIDs, or its parts would no longer match.
 
 # %% nbgrader={"grade": false, "grade_id": "deidentify", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def deidentify(ds, secret):
@@ -1011,8 +1113,10 @@ except NotImplementedError:
 #   **C-STORE** (send an instance), **C-FIND** (query by attributes at PATIENT, STUDY,
 #   SERIES or IMAGE level), **C-GET** (retrieve: the SCP sends the instances back on the
 #   same association, so the SCU must offer to act as a Storage **SCP** for those classes,
-#   a *role selection*) and **C-MOVE** (retrieve to a third AE, which must be configured on
-#   the PACS by AE title, host and port);
+#   a *role selection*) and **C-MOVE** (retrieve to a *move destination* named by AE title
+#   in the request: the PACS opens a second association to it and sends the instances with
+#   C-STORE. The destination can be any AE configured on the PACS with its host and port;
+#   usually it is the requester itself, listening as a Storage SCP);
 # * every response carries a **status**: `0x0000` success, `0xFF00` pending (one more
 #   match follows), `0xA7xx`, `0xA9xx`, `0xCxxx` failures.
 #
