@@ -66,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from course_utils.device import pick_device, use_cpu_threads
     from course_utils.learning.medmnist import load_npz
-    from course_utils.learning.reference_model import ReferenceConfig, predict_scores, train_reference
+    from course_utils.learning.reference_model import (
+        ReferenceConfig,
+        predict_scores,
+        train_reference,
+    )
 
     threads = use_cpu_threads(args.threads)
     data = load_npz(path)

@@ -8,8 +8,15 @@ from typing import Any
 
 from course_utils.validation import check_choice, check_int
 
-__all__ = ["pick_device", "device_summary", "describe_device", "THREADS_ENV",
-           "DEFAULT_CPU_THREADS", "cpu_threads", "use_cpu_threads"]
+__all__ = [
+    "DEFAULT_CPU_THREADS",
+    "THREADS_ENV",
+    "cpu_threads",
+    "describe_device",
+    "device_summary",
+    "pick_device",
+    "use_cpu_threads",
+]
 
 #: Environment variable that overrides :data:`DEFAULT_CPU_THREADS` (a positive integer).
 THREADS_ENV = "COURSE_TORCH_THREADS"

@@ -53,8 +53,15 @@ import numpy as np
 from course_utils._shared import quiet
 from course_utils.validation import describe
 
-__all__ = ["CheckFailed", "Check", "LibrarySpy", "checker", "plain", "plain_pair",
-           "describe_value"]
+__all__ = [
+    "Check",
+    "CheckFailed",
+    "LibrarySpy",
+    "checker",
+    "describe_value",
+    "plain",
+    "plain_pair",
+]
 
 
 class CheckFailed(AssertionError):
@@ -237,8 +244,8 @@ class LibrarySpy:
             objclass = getattr(target, "__objclass__", None)
             if objclass is not None:
                 self._methods.setdefault(target.__name__, []).append((objclass, name))
-            self._objects[id(target)] = name
-            self._objects[id(function)] = name
+            self._objects.setdefault(id(target), name)
+            self._objects.setdefault(id(function), name)
         self.called: list[str] = []
 
     def __bool__(self) -> bool:

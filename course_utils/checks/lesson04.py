@@ -9,6 +9,11 @@ max-pooled 3x3 map.
 
 Student loop implementations are only given small inputs, so that grading one
 submission stays well under 30 seconds.
+
+Every exercise of this lesson says "NumPy only": SciPy and PyTorch are the oracles. So
+each checker of a computation declares the library functions the student's function may
+not call (``forbid=``, see :class:`course_utils.checks._core.LibrarySpy`); a call to one
+fails with "this exercise asks you to write it yourself".
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from scipy import ndimage, signal, special
 
 from course_utils import integrity, samples
 from course_utils.checks._core import Check, checker
-from course_utils.validation import describe
+from course_utils.checks._core import describe_value as describe
 from course_utils.vision import lecture_grids
 
 __all__ = [
@@ -49,6 +54,40 @@ integrity.watch(
     "torch.nn.functional.linear", "torch.sigmoid", "torch.tanh", "torch.softmax",
     "torch.autograd.grad", "torch.from_numpy",
 )
+
+#: Library routines that compute a 2-D convolution or cross-correlation in one call.
+_CONV_ORACLES = (
+    "scipy.signal.correlate2d", "scipy.signal.convolve2d", "scipy.signal.correlate",
+    "scipy.signal.convolve", "scipy.signal.fftconvolve", "scipy.signal.oaconvolve",
+    "scipy.ndimage.correlate", "scipy.ndimage.convolve", "scipy.ndimage.correlate1d",
+    "scipy.ndimage.convolve1d", "torch.nn.functional.conv2d", "torch.conv2d",
+    "torch.nn.functional.conv_transpose2d", "torch.nn.functional.unfold",
+    "skimage.filters.edges.convolve",
+)
+_POOL_ORACLES = (
+    "torch.nn.functional.max_pool2d", "torch.max_pool2d",
+    "torch.nn.functional.max_pool2d_with_indices", "torch.nn.functional.adaptive_max_pool2d",
+    "skimage.measure.block_reduce", "scipy.ndimage.maximum_filter",
+)
+_ACTIVATION_ORACLES = (
+    "torch.nn.functional.relu", "torch.relu", "torch.nn.functional.leaky_relu",
+    "torch.nn.functional.elu", "torch.nn.functional.sigmoid", "torch.sigmoid",
+    "torch.nn.functional.tanh", "torch.tanh", "torch.Tensor.relu", "torch.Tensor.sigmoid",
+    "torch.Tensor.tanh",
+)
+# (NumPy ufuncs such as scipy.special.expit raise no profiling event, so the spy cannot
+# see them; they are no shortcut past what the exercise teaches anyway, a formula.)
+_SOFTMAX_ORACLES = (
+    "scipy.special.softmax", "scipy.special.log_softmax", "scipy.special.logsumexp",
+    "torch.softmax", "torch.nn.functional.softmax", "torch.Tensor.softmax",
+    "torch.special.softmax", "torch.nn.functional.log_softmax",
+)
+_GRAD_ORACLES = (
+    "torch.autograd.grad", "torch.autograd.backward", "torch.Tensor.backward",
+    "torch.nn.grad.conv2d_input", "torch.nn.grad.conv2d_weight",
+)
+_NUMPY_ONLY = ("write it with NumPy (loops or array operations): SciPy and PyTorch are "
+               "what the checker compares your code with")
 
 _LOOP_HINT = (
     "out[r, c] = sum(image[r:r+kh, c:c+kw] * kernel) for every position where the kernel "
@@ -155,7 +194,8 @@ def _check_valid_correlation(check: Check, label: str, got: Any, image: np.ndarr
     })
     if wrong is not None and not np.allclose(_as_float(got), expected, equal_nan=True):
         hint = f"your result equals {wrong}. " + _LOOP_HINT
-    elif image.dtype.kind in "iu" and image.dtype.itemsize < 8:
+    elif image.dtype.kind in "iu" and image.dtype.itemsize < 8 and _equals(
+            got, _wrapped_correlation(image, kernel)):
         hint = (f"the image is {image.dtype}: convert image and kernel to float before "
                 "multiplying (in uint8, 255 * 2 wraps around to 254). " + _LOOP_HINT)
     if isinstance(got, np.ndarray) and got.dtype.kind in "biu":
@@ -168,7 +208,25 @@ def _check_valid_correlation(check: Check, label: str, got: Any, image: np.ndarr
                 "(H - kh + 1) rows and (W - kw + 1) columns")
 
 
-@checker("conv2d_loops", n_random=10)
+def _wrapped_correlation(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The valid correlation with products in the inputs' own dtypes (uint8 wraps)."""
+    kh, kw = kernel.shape
+    rows, cols = image.shape[0] - kh + 1, image.shape[1] - kw + 1
+    out = np.zeros((max(rows, 0), max(cols, 0)))
+    with np.errstate(all="ignore"):
+        for r in range(out.shape[0]):
+            for c in range(out.shape[1]):
+                out[r, c] = np.sum(image[r:r + kh, c:c + kw] * kernel)
+    return out
+
+
+def _equals(got: Any, expected: np.ndarray) -> bool:
+    return (isinstance(got, np.ndarray) and got.shape == expected.shape
+            and got.dtype.kind in "biuf"
+            and bool(np.allclose(np.asarray(got, dtype=np.float64), expected, equal_nan=True)))
+
+
+@checker("conv2d_loops", n_random=10, forbid=_CONV_ORACLES, forbid_hint=_NUMPY_ONLY)
 def check_conv2d_loops(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``conv2d_loops(image, kernel) -> float array``, 'valid' cross-correlation.
 
@@ -196,6 +254,13 @@ def check_conv2d_loops(check: Check, *, seed: int, n_random: int) -> None:
     check.expect_error("kernel taller than the image (5x1 kernel, 4x6 image)", ValueError,
                        np.zeros((4, 6)), np.ones((5, 1)),
                        hint="compare rows and columns separately")
+    check.expect_error("kernel one column wider than the image (3x4 kernel, 3x3 image)",
+                       ValueError, np.zeros((3, 3)), np.ones((3, 4)),
+                       hint="the kernel fits when kh <= H AND kw <= W; here kw = W + 1")
+    got = check.call("kernel exactly the image's size (3x4 kernel, 3x4 image)",
+                     np.arange(12.0).reshape(3, 4), np.ones((3, 4)))
+    _check_valid_correlation(check, "kernel exactly the image's size (3x4 kernel, 3x4 image)",
+                             got, np.arange(12.0).reshape(3, 4), np.ones((3, 4)))
 
 
 # -- exercise 2: output size ---------------------------------------------------------------------
@@ -220,6 +285,8 @@ def check_conv_output_size(check: Check, *, seed: int, n_random: int) -> None:
          3, 5, 1, 1),
         ("stride larger than the kernel: 10, kernel 2, stride 3", 10, 2, 0, 3),
         ("512x512 CT, 7x7 kernel, padding 3, stride 2", 512, 7, 3, 2),
+        ("kernel exactly fills the padded input: 3, kernel 5, padding 1", 3, 5, 1, 1),
+        ("stride larger than the input: 5, kernel 1, stride 9", 5, 1, 0, 9),
     ]
     rng = np.random.default_rng(seed)
     for i in range(n_random):
@@ -242,13 +309,17 @@ def check_conv_output_size(check: Check, *, seed: int, n_random: int) -> None:
         ("stride 0", (7, 3, 0, 0), "a stride must be at least 1: raise ValueError"),
         ("negative padding", (7, 3, -1, 1), "padding cannot be negative: raise ValueError"),
         ("kernel size 0", (7, 0, 0, 1), "a kernel has at least 1 pixel: raise ValueError"),
+        ("input size 0", (0, 1, 1, 1), "an input has at least 1 pixel: raise ValueError"),
+        ("negative stride", (7, 3, 0, -1), "a stride must be at least 1: raise ValueError"),
+        ("kernel one larger than the padded input (I=3, K=6, P=1, S=1)", (3, 6, 1, 1),
+         "K = I + 2P fits once; K = I + 2P + 1 does not: raise ValueError"),
     ]
     for label, args, bad_hint in bad:
         check.expect_error(label, ValueError, *args, hint=bad_hint)
 
 
 # -- exercise 3: padding, 'valid' vs 'same' ---------------------------------------------------
-@checker("correlate2d_mode", n_random=10)
+@checker("correlate2d_mode", n_random=10, forbid=_CONV_ORACLES, forbid_hint=_NUMPY_ONLY)
 def check_correlate2d_mode(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``correlate2d_mode(image, kernel, mode)`` for mode "valid" and "same".
 
@@ -304,10 +375,13 @@ def check_correlate2d_mode(check: Check, *, seed: int, n_random: int) -> None:
                        hint="check both kernel sizes, rows and columns")
     check.expect_error("unknown mode 'circular'", ValueError, np.ones((4, 4)), np.ones((3, 3)),
                        "circular", hint="only 'valid' and 'same' are allowed: raise ValueError")
+    check.expect_error("mode 'full' (a convolution mode, not one of this function's)",
+                       ValueError, np.ones((4, 4)), np.ones((3, 3)), "full",
+                       hint="only 'valid' and 'same' are allowed here: raise ValueError")
 
 
 # -- exercise 4: stride (and padding) ------------------------------------------------------------
-@checker("conv2d_strided", n_random=10)
+@checker("conv2d_strided", n_random=10, forbid=_CONV_ORACLES, forbid_hint=_NUMPY_ONLY)
 def check_conv2d_strided(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``conv2d_strided(image, kernel, stride=1, padding=0)``.
 
@@ -335,6 +409,10 @@ def check_conv2d_strided(check: Check, *, seed: int, n_random: int) -> None:
          np.ones((3, 3), dtype=np.uint8), 2, 1),
         ("1x1 image, 3x3 kernel, padding 1", np.array([[4.0]]), np.arange(9.0).reshape(3, 3),
          1, 1),
+        ("kernel exactly fills the padded image: 3x3 image, 5x5 kernel, padding 1",
+         np.arange(9.0).reshape(3, 3), np.arange(25.0).reshape(5, 5) - 12, 1, 1),
+        ("stride larger than the image: 5x5 image, 2x2 kernel, stride 7",
+         np.arange(25.0).reshape(5, 5), np.array([[1.0, 2.0], [3.0, 4.0]]), 7, 0),
     ]
     for i in range(n_random):
         rows, cols = (int(v) for v in rng.integers(3, 12, size=2))
@@ -353,16 +431,21 @@ def check_conv2d_strided(check: Check, *, seed: int, n_random: int) -> None:
                     "and column c * stride")
     for label, args, hint in [
         ("stride 0", (np.ones((5, 5)), np.ones((3, 3)), 0, 0), "raise ValueError for stride < 1"),
+        ("negative stride -1", (np.ones((5, 5)), np.ones((3, 3)), -1, 0),
+         "raise ValueError for stride < 1"),
         ("negative padding", (np.ones((5, 5)), np.ones((3, 3)), 1, -1),
          "raise ValueError for padding < 0"),
-        ("kernel larger than the padded image", (np.ones((3, 3)), np.ones((6, 6)), 1, 1),
-         "raise ValueError when K > I + 2P"),
+        ("kernel one larger than the padded image (3x3 image, 6x6 kernel, padding 1)",
+         (np.ones((3, 3)), np.ones((6, 6)), 1, 1), "raise ValueError when K > I + 2P"),
+        ("kernel one column wider than the padded image (4x4 image, 3x5 kernel, padding 0)",
+         (np.ones((4, 4)), np.ones((3, 5)), 1, 0),
+         "check rows and columns: raise ValueError when K > I + 2P on either axis"),
     ]:
         check.expect_error(label, ValueError, *args, hint=hint)
 
 
 # -- exercise 5: convolution vs cross-correlation ----------------------------------------------
-@checker("convolve2d", n_random=10)
+@checker("convolve2d", n_random=10, forbid=_CONV_ORACLES, forbid_hint=_NUMPY_ONLY)
 def check_convolve2d(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``convolve2d(image, kernel, mode="valid")`` for modes valid, same and full.
 
@@ -388,6 +471,8 @@ def check_convolve2d(check: Check, *, seed: int, n_random: int) -> None:
          "full"),
         ("vertical-edge kernel on the padding slide's 6x6 image, 'same'",
          np.array(lecture_grids.PADDING_EXAMPLE), np.array(lecture_grids.VERTICAL_EDGE), "same"),
+        ("3x3 kernel on a 2x2 image, 'full' (kernel larger than the image)",
+         np.array([[1.0, -2.0], [3.0, 0.5]]), np.arange(9.0).reshape(3, 3) - 4, "full"),
         ("uint8 extremes, 2x2 uint8 kernel, 'full'",
          np.array([[255, 0], [255, 255]], dtype=np.uint8),
          np.array([[255, 1], [0, 2]], dtype=np.uint8), "full"),
@@ -430,7 +515,7 @@ def check_convolve2d(check: Check, *, seed: int, n_random: int) -> None:
 
 
 # -- exercise 6: the kernel table on a real image, and the quiz ----------------------------------
-@checker("apply_kernels", n_random=4)
+@checker("apply_kernels", n_random=4, forbid=_CONV_ORACLES, forbid_hint=_NUMPY_ONLY)
 def check_apply_kernels(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``apply_kernels(image, kernels) -> dict`` of same-size feature maps.
 
@@ -536,7 +621,8 @@ _ACTIVATION_HINTS = {
 }
 
 
-@checker("activation", n_random=6)
+@checker("activation", n_random=6, forbid=_ACTIVATION_ORACLES + _SOFTMAX_ORACLES,
+         forbid_hint="write each formula with NumPy (np.maximum, np.exp, np.tanh, np.where)")
 def check_activation(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``activation(x, kind)`` for relu, leaky_relu (slope 0.1), sigmoid, tanh, elu.
 
@@ -570,7 +656,8 @@ def check_activation(check: Check, *, seed: int, n_random: int) -> None:
                        hint="raise ValueError for a kind you do not know")
 
 
-@checker("softmax", n_random=8)
+@checker("softmax", n_random=8, forbid=_SOFTMAX_ORACLES,
+         forbid_hint="write it with np.exp, np.max and np.sum (keepdims=True)")
 def check_softmax(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``softmax(z)`` along the last axis, numerically stable.
 
@@ -588,6 +675,8 @@ def check_softmax(check: Check, *, seed: int, n_random: int) -> None:
         ("batch of 4 rows x 3 classes (softmax along each row)",
          np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [-5.0, 5.0, 0.0], [1000.0, 0.0, -1000.0]])),
         ("float32 logits", np.array([0.5, -1.5, 2.5], dtype=np.float32)),
+        ("3-D batch (2, 3, 4): softmax along the last axis only",
+         np.arange(24.0).reshape(2, 3, 4) % 5 - 2),
     ]
     for i in range(n_random):
         shape = (int(rng.integers(1, 6)),) if i % 2 else tuple(
@@ -606,7 +695,7 @@ def check_softmax(check: Check, *, seed: int, n_random: int) -> None:
 
 
 # -- exercise 8: max pooling ---------------------------------------------------------------------
-@checker("max_pool2d", n_random=8)
+@checker("max_pool2d", n_random=8, forbid=_POOL_ORACLES, forbid_hint=_NUMPY_ONLY)
 def check_max_pool2d(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``max_pool2d(fmap, size=2, stride=2)`` with partial windows at the border.
 
@@ -631,6 +720,9 @@ def check_max_pool2d(check: Check, *, seed: int, n_random: int) -> None:
          3, 2),
         ("2x2 windows, stride 1, 4x3 map", np.arange(12.0).reshape(4, 3) % 5, 2, 1),
         ("3x3 windows, stride 3, 8x7 map", np.arange(56.0).reshape(8, 7) % 11, 3, 3),
+        ("1x1 windows, stride 1 (the identity)", np.arange(6.0).reshape(2, 3) - 2, 1, 1),
+        ("2x2 windows, stride 2, 6x6 map (windows tile exactly: no partial window)",
+         np.arange(36.0).reshape(6, 6) % 7, 2, 2),
     ]
     for i in range(n_random):
         size = int(rng.integers(1, 4))
@@ -671,7 +763,10 @@ def _pooled_size(image: np.ndarray, kernel: np.ndarray) -> int:
     return (-(-rows // 2)) * (-(-cols // 2))
 
 
-@checker("tiny_cnn_forward", n_random=8)
+@checker("tiny_cnn_forward", n_random=8,
+         forbid=_CONV_ORACLES + _POOL_ORACLES + _ACTIVATION_ORACLES + _SOFTMAX_ORACLES
+         + ("torch.nn.functional.linear",),
+         forbid_hint="reuse YOUR functions from the exercises above")
 def check_tiny_cnn_forward(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``tiny_cnn_forward(image, kernel, weights, bias) -> probabilities``.
 
@@ -760,7 +855,8 @@ def _layer_cases(rng: np.random.Generator, n: int) -> list[tuple[str, np.ndarray
     return cases
 
 
-@checker("conv2d_layer", n_random=6)
+@checker("conv2d_layer", n_random=6, forbid=_CONV_ORACLES,
+         forbid_hint="loop over the kernel offsets and use NumPy (np.einsum or np.tensordot)")
 def check_conv2d_layer(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``conv2d_layer(x, weight, bias, stride=1, padding=0)`` on (N, C, H, W).
 
@@ -782,6 +878,13 @@ def check_conv2d_layer(check: Check, *, seed: int, n_random: int) -> None:
                        hint="raise ValueError when x.shape[1] != weight.shape[1]")
     check.expect_error("stride 0", ValueError, np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3)),
                        np.zeros(1), 0, 0, hint="raise ValueError for stride < 1")
+    check.expect_error("negative padding -1", ValueError, np.zeros((1, 1, 5, 5)),
+                       np.zeros((1, 1, 3, 3)), np.zeros(1), 1, -1,
+                       hint="raise ValueError for padding < 0")
+    check.expect_error("kernel one larger than the padded input (4x4 input, 7x7 kernel, "
+                       "padding 1)", ValueError, np.zeros((1, 1, 4, 4)),
+                       np.zeros((1, 1, 7, 7)), np.zeros(1), 1, 1,
+                       hint="raise ValueError when K > I + 2P")
 
 
 def _torch_grads(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, grad_out: np.ndarray,
@@ -830,7 +933,9 @@ _GRAD_HINTS = (
 )
 
 
-@checker("conv2d_layer_backward", n_random=6)
+@checker("conv2d_layer_backward", n_random=6, forbid=_CONV_ORACLES + _GRAD_ORACLES,
+         forbid_hint="write the three gradients with NumPy, looping over the kernel offsets "
+         "as in the forward pass")
 def check_conv2d_layer_backward(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``conv2d_layer_backward(x, weight, bias, grad_out, stride=1, padding=0)``.
 
