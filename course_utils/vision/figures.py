@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.display import axes_or_new
-from course_utils.validation import check_array, check_int, check_number
+from course_utils.validation import check_array, check_choice, check_int, check_number
 
 __all__ = ["show_grid", "show_kernel_gallery"]
 
@@ -93,12 +93,18 @@ def show_kernel_gallery(
     titles: Mapping[str, str] | None = None,
     columns: int = 4,
     percentile: float = 99.0,
+    padding: str = "reflect",
+    cval: float = 0.0,
 ) -> Any:
-    """Show an image and its feature map under each kernel (zero padding, same size).
+    """Show an image and its feature map under each kernel (same size).
 
-    The feature maps come from ``scipy.ndimage.correlate`` (cross-correlation, zeros
-    outside the image). Each map is shown with its own symmetric or min-max display range
-    clipped at ``percentile``, so that weak edges stay visible.
+    The feature maps come from ``scipy.ndimage.correlate`` (cross-correlation). Beyond the
+    border the image is mirrored by default (``padding="reflect"``): padding a CT slice
+    with zeros would put water (0 HU) next to lung or air (about -1000 HU) and every
+    edge kernel would draw a false edge along the border. ``padding="constant"`` pads
+    with ``cval`` instead (for a CT slice in HU, -1024 is air). Each map is shown with its
+    own symmetric or min-max display range clipped at ``percentile``, so that weak edges
+    stay visible.
 
     Parameters
     ----------
@@ -114,6 +120,10 @@ def show_kernel_gallery(
         Panels per row.
     percentile : float, default 99
         Display range clipping, in percent.
+    padding : {"reflect", "nearest", "mirror", "constant"}, default "reflect"
+        How the image continues beyond its border (``scipy.ndimage`` modes).
+    cval : float, default 0
+        The value outside the image when ``padding="constant"``.
 
     Returns
     -------
@@ -122,7 +132,8 @@ def show_kernel_gallery(
     Raises
     ------
     TypeError, ValueError
-        If ``image`` is not 2-D, a kernel is not 2-D or has an even size.
+        If ``image`` is not 2-D, a kernel is not 2-D or has an even size, or ``padding``
+        is not one of the modes above.
     """
     import matplotlib.pyplot as plt
     from scipy import ndimage
@@ -132,6 +143,8 @@ def show_kernel_gallery(
     image = check_array(image, "image", ndim=2, kind="real")
     columns = check_int(columns, "columns", minimum=1)
     percentile = check_number(percentile, "percentile", minimum=50, maximum=100)
+    padding = check_choice(padding, "padding", ("reflect", "nearest", "mirror", "constant"))
+    cval = check_number(cval, "cval")
     checked = {}
     for name, kernel in kernels.items():
         kernel = check_array(kernel, f"kernel {name!r}", ndim=2, kind="real", convert=True)
@@ -149,7 +162,7 @@ def show_kernel_gallery(
                vmin=np.percentile(image, 100 - percentile), vmax=np.percentile(image, percentile))
     as_float = image.astype(np.float64)
     for ax, (name, kernel) in zip(flat[1:], checked.items()):
-        fmap = ndimage.correlate(as_float, kernel, mode="constant", cval=0.0)
+        fmap = ndimage.correlate(as_float, kernel, mode=padding, cval=cval)
         if np.all(kernel >= 0):  # a blur: show like the image
             lo, hi = np.percentile(fmap, [100 - percentile, percentile])
         else:  # signed response: symmetric range around 0

@@ -118,3 +118,24 @@ def test_numerical_gradient_validates():
         numerical_gradient(None, np.ones(2))
     with pytest.raises(TypeError, match="f\\(array\\) must be a real number"):
         numerical_gradient(lambda a: a, np.ones(2))
+
+
+def _edge_map(fig):
+    """The data of the first feature-map panel."""
+    return np.asarray(fig.axes[1].images[0].get_array())
+
+
+@pytest.mark.parametrize("padding, cval, border_edge", [
+    ("reflect", 0.0, False), ("constant", -1024.0, False), ("constant", 0.0, True),
+])
+def test_kernel_gallery_padding_draws_no_false_edge_at_the_border(padding, cval, border_edge):
+    """Does a uniform field of air stay edge-free at the border unless padded with water?"""
+    air = np.full((12, 12), -1024.0)
+    fig = show_kernel_gallery(air, {"laplacian": lecture_grids.KERNEL_TABLE["edge_laplacian_4"]},
+                              padding=padding, cval=cval)
+    assert bool(np.abs(_edge_map(fig)).max() > 0) is border_edge
+
+
+def test_kernel_gallery_refuses_an_unknown_padding():
+    with pytest.raises(ValueError, match="padding"):
+        show_kernel_gallery(np.zeros((8, 8)), {"k": np.ones((3, 3))}, padding="wrap")
