@@ -32,6 +32,7 @@ __all__ = [
     "save_npz",
     "synthetic_chest_xray",
     "load_pneumoniamnist",
+    "hold_out_for_grading",
 ]
 
 #: The three splits of a MedMNIST file, in order.
@@ -61,6 +62,9 @@ class MedMNISTData:
         Meaning of labels 0 and 1.
     path : str or None
         The file it was read from, when any.
+    graded : dict of str to numpy.ndarray or None
+        ``{"images": ..., "labels": ...}``: test images kept back for grading, never shown
+        in the lesson (see :func:`hold_out_for_grading`); None when nothing is kept back.
     """
 
     name: str
@@ -70,6 +74,7 @@ class MedMNISTData:
     synthetic: bool = False
     class_names: tuple[str, ...] = ("normal", "pneumonia")
     path: str | None = field(default=None)
+    graded: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def image_size(self) -> int:
@@ -83,6 +88,9 @@ class MedMNISTData:
         for split in SPLITS:
             digest.update(np.ascontiguousarray(self.images[split]).tobytes())
             digest.update(np.ascontiguousarray(self.labels[split]).astype(np.int64).tobytes())
+        if self.graded is not None:
+            digest.update(np.ascontiguousarray(self.graded["images"]).tobytes())
+            digest.update(np.ascontiguousarray(self.graded["labels"]).astype(np.int64).tobytes())
         return digest.hexdigest()[:16]
 
     def counts(self) -> dict[str, tuple[int, int]]:
@@ -98,6 +106,11 @@ class MedMNISTData:
              f"0 = {self.class_names[0]}, 1 = {self.class_names[1]}; counts (0/1): {counts}."),
             f"Source: {self.source}",
         ]
+        if self.graded is not None:
+            n1 = int((self.graded["labels"] == 1).sum())
+            n0 = int(self.graded["labels"].size) - n1
+            lines.append(f"Kept back for grading, never shown here: {n0 + n1} test images "
+                         f"({n0}/{n1}).")
         if self.synthetic:
             banner = "!" * 78
             lines = [
@@ -488,3 +501,64 @@ def _with_source(loaded: MedMNISTData, source: str) -> MedMNISTData:
     return MedMNISTData(name=loaded.name, images=loaded.images, labels=loaded.labels,
                         source=source, synthetic=False, class_names=loaded.class_names,
                         path=loaded.path)
+
+
+def hold_out_for_grading(data: MedMNISTData, *, fraction: float = 0.5,
+                         seed: int = 0) -> MedMNISTData:
+    """Keep part of the test split back for grading: the lesson never shows it.
+
+    A lesson that prints its test score invites tuning against it (another epoch, another
+    threshold, until the test number looks good), and a grade computed on those same
+    images rewards that. This splits the test split in two, stratified by label: the
+    lesson's ``test`` keeps one part, ``graded`` holds the other, which only the grader
+    scores.
+
+    Parameters
+    ----------
+    data : MedMNISTData
+        Data with all three splits and nothing held out yet.
+    fraction : float, default 0.5
+        Share of each class's test images kept back (strictly between 0 and 1).
+    seed : int, default 0
+        Seed of the random choice, so that the split is the same everywhere.
+
+    Returns
+    -------
+    MedMNISTData
+        The same data, with a smaller ``test`` split and ``graded`` set; both keep the
+        original order of their images.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not :class:`MedMNISTData`.
+    ValueError
+        If ``fraction`` is not in (0, 1), part of the test split is already held out, or
+        a class has fewer than two test images (one for each part).
+    """
+    if not isinstance(data, MedMNISTData):
+        raise TypeError(f"data must be MedMNISTData, got {type(data).__name__}")
+    fraction = check_number(fraction, "fraction", minimum=0.0, maximum=1.0)
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be strictly between 0 and 1, got {fraction}")
+    seed = check_int(seed, "seed", minimum=0)
+    if data.graded is not None:
+        raise ValueError(f"{data.name}: part of the test split is already held out")
+    labels = data.labels["test"]
+    rng = np.random.default_rng(seed)
+    kept = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if members.size < 2:
+            raise ValueError(f"{data.name}: class {int(label)} has {members.size} test "
+                             "image(s); need at least 2 to keep one back")
+        n_kept = min(max(int(round(fraction * members.size)), 1), members.size - 1)
+        kept.append(rng.choice(members, size=n_kept, replace=False))
+    graded_index = np.sort(np.concatenate(kept))
+    shown_index = np.setdiff1d(np.arange(labels.size), graded_index)
+    images = {**data.images, "test": data.images["test"][shown_index]}
+    split_labels = {**data.labels, "test": labels[shown_index]}
+    return MedMNISTData(
+        name=data.name, images=images, labels=split_labels, source=data.source,
+        synthetic=data.synthetic, class_names=data.class_names, path=data.path,
+        graded={"images": data.images["test"][graded_index], "labels": labels[graded_index]})

@@ -246,3 +246,49 @@ def test_failed_download_falls_back_with_the_reason(empty_cache: Path,
 def test_size_is_validated(empty_cache: Path) -> None:
     with pytest.raises(ValueError, match="size must be 28 or 64"):
         load_pneumoniamnist(32)
+
+
+# -- the part of the test split kept back for grading -----------------------------------------
+def test_hold_out_for_grading_splits_the_test_split_by_class() -> None:
+    """Does each class lose about half its test images to a part the lesson never shows?"""
+    data = medmnist.synthetic_chest_xray(n_train=10, n_val=4, n_test=41, seed=5)
+    split = medmnist.hold_out_for_grading(data)
+    test, graded = split.labels["test"], split.graded["labels"]
+    assert test.size + graded.size == 41
+    for label in (0, 1):
+        total = int((data.labels["test"] == label).sum())
+        assert abs(int((graded == label).sum()) - total / 2) <= 0.5
+    # every test image is in exactly one part, in the original order
+    pairs = sorted(map(bytes, data.images["test"]))
+    assert sorted(map(bytes, np.concatenate([split.images["test"],
+                                             split.graded["images"]]))) == pairs
+    assert split.images["train"] is data.images["train"] and split.graded is not None
+    assert data.graded is None and split.fingerprint != data.fingerprint
+    assert medmnist.hold_out_for_grading(data).fingerprint == split.fingerprint
+    assert "Kept back for grading, never shown here" in split.describe()
+    assert split.counts()["test"][0] + split.counts()["test"][1] == test.size
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"fraction": 0.0}, ValueError, "strictly between 0 and 1"),
+    ({"fraction": 1.0}, ValueError, "strictly between 0 and 1"),
+    ({"fraction": "half"}, TypeError, "fraction"),
+    ({"seed": -1}, ValueError, "seed"),
+])
+def test_hold_out_for_grading_refuses_bad_arguments(kwargs, error, match) -> None:
+    data = medmnist.synthetic_chest_xray(n_train=10, n_val=4, n_test=8, seed=5)
+    with pytest.raises(error, match=match):
+        medmnist.hold_out_for_grading(data, **kwargs)
+
+
+def test_hold_out_for_grading_refuses_twice_and_tiny_classes() -> None:
+    data = medmnist.synthetic_chest_xray(n_train=10, n_val=4, n_test=8, seed=5)
+    with pytest.raises(ValueError, match="already held out"):
+        medmnist.hold_out_for_grading(medmnist.hold_out_for_grading(data))
+    images = {s: np.zeros((3, 4, 4), np.uint8) for s in medmnist.SPLITS}
+    labels = {s: np.array([0, 1, 1]) for s in medmnist.SPLITS}
+    tiny = MedMNISTData(name="tiny", images=images, labels=labels, source="test")
+    with pytest.raises(ValueError, match="class 0 has 1 test image"):
+        medmnist.hold_out_for_grading(tiny)
+    with pytest.raises(TypeError, match="MedMNISTData"):
+        medmnist.hold_out_for_grading({"test": None})  # type: ignore[arg-type]

@@ -21,10 +21,13 @@
 #
 # 1. the lecture's 7x7 image and 3x3 feature detector, with loops;
 # 2. the output size formula $O = \frac{I - K + 2P}{S} + 1$;
-# 3. padding (*valid* vs *same*); 4. stride;
+# 3. padding (*valid* vs *same*);
+# 4. stride;
 # 5. true convolution vs cross-correlation;
 # 6. the lecture's kernel table on a real CT image, and the lecture's quiz;
-# 7. activations and softmax; 8. max pooling; 9. a whole tiny CNN forward pass;
+# 7. activations and softmax;
+# 8. max pooling;
+# 9. a whole tiny CNN forward pass;
 # 10. a vectorised multi-channel convolution layer, equal to `torch.nn.functional.conv2d`;
 # 11. its backward pass, checked with a numerical gradient and with `torch.autograd`.
 #
@@ -99,6 +102,17 @@ convolution_stepper()
 # This is what deep-learning libraries call "convolution": the kernel is **not** flipped
 # (section 5 explains the difference). Compute in floating point: images are often
 # `uint8`, and `255 * 9` does not fit in a `uint8`. Kernels need not be square.
+#
+# **The slide's formula has an index error.** It prints (counting from 1)
+# $(I * K)_{xy} = \sum_{i=1}^{h} \sum_{j=1}^{w} K_{ij}\, I_{x+i-1,\, y-j-1}$: the row index
+# runs forwards with the kernel, the column index backwards and two pixels off, so the
+# formula is neither a cross-correlation nor a convolution (for $x = y = 1$ it even asks
+# for column $-1$). The cross-correlation that the slides' worked example computes, and
+# that you write here, is $I_{x+i-1,\, y+j-1}$: both indices run forwards (the formula
+# above, counting from 0).
+#
+# NumPy only, here and in every exercise of this lesson: the checker refuses a call to
+# SciPy's or PyTorch's convolution (they are what it compares your code with).
 
 # %% nbgrader={"grade": false, "grade_id": "conv2d_loops", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def conv2d_loops(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -474,8 +488,8 @@ print("kernel table, symmetric under 180° rotation:", symmetric)
 # ## 6. The lecture's kernel table on a real CT image
 #
 # Different kernels produce different feature maps from the same image. Here is the
-# lecture's table applied to a real CT slice (zero padding, same size). Two notes on the
-# table:
+# lecture's table applied to a real CT slice (same size; beyond the border the image is
+# mirrored, see below). Three notes on the table:
 #
 # * The three "edge detection" kernels sum to 0: on a flat region the response is 0, so
 #   only changes survive. The blurs sum to 1, keeping the mean brightness.
@@ -484,13 +498,21 @@ print("kernel table, symmetric under 180° rotation:", symmetric)
 #   table's source (Wikipedia, "Kernel (image processing)") has $-\frac{1}{256}$, which
 #   makes it $2 \times \text{identity} - \text{Gaussian}$, summing to 1.
 #   `course_utils.vision.lecture_grids` uses $-\frac{1}{256}$.
+# * **Padding a CT image with zeros draws false edges.** Zero is not "nothing" in
+#   Hounsfield units: 0 HU is water. Next to lung (about -850 HU) or air (-1000 HU) a
+#   frame of zeros is a jump of several hundred HU, and every edge kernel outlines the
+#   image border. The gallery (and the timing below) therefore continues the image by
+#   mirroring it (`mode="reflect"`); padding with air (-1024 HU) is the other honest
+#   choice. The exercises keep zero padding, as the lecture and the deep-learning
+#   libraries do, on small arrays where this does not matter.
 
 # %%
 table = lecture_grids.kernel_table()
 print({name: round(float(k.sum()), 6) for name, k in table.items()})
 slide_unsharp = -table["unsharp_5x5"]
 print("unsharp masking as printed on the slide sums to", slide_unsharp.sum())
-show_kernel_gallery(ct.image, table, spacing=ct.spacing, titles=lecture_grids.KERNEL_TITLES)
+show_kernel_gallery(ct.image, table, spacing=ct.spacing, titles=lecture_grids.KERNEL_TITLES,
+                    padding="reflect")
 plt.show()
 
 # %% [markdown]
@@ -566,10 +588,14 @@ lesson04.check_quiz_vertical_edges(vertical_edge_kernel)
 # | name | formula |
 # |---|---|
 # | ReLU | $\max(0, x)$ |
-# | leaky ReLU | $\max(0.1x, x)$ |
+# | leaky ReLU | $\max(0.1x, x)$ (slope 0.1) |
 # | sigmoid | $\sigma(x) = \frac{1}{1 + e^{-x}}$ |
 # | tanh | $\tanh(x)$ |
 # | ELU | $x$ for $x \ge 0$, $\alpha(e^x - 1)$ for $x < 0$ (here $\alpha = 1$) |
+#
+# The lecture's leaky ReLU has slope 0.1 for negative inputs; PyTorch's
+# `nn.LeakyReLU` defaults to `negative_slope=0.01`, so pass `negative_slope=0.1` to get the
+# lecture's (this exercise uses 0.1).
 #
 # ### Exercise 7a (2 points)
 # Write `activation(x, kind)` for `kind` in `"relu"`, `"leaky_relu"`, `"sigmoid"`,
@@ -639,8 +665,15 @@ except NotImplementedError:
     print("Implement activation above to see this figure.")
 
 # %% [markdown]
-# The output layer of a classifier uses **softmax**, which turns a vector of scores
-# (logits) $\vec z$ into probabilities that sum to 1:
+# **Which activation at the output?** The slides say sigmoid "is used when the output of
+# the neural network is continuous". It is not: a sigmoid squashes any score into (0, 1),
+# a *probability*, so it ends networks with a binary output (pneumonia or not) or with
+# several independent yes/no labels (multi-label: each finding present or not). A
+# continuous target (regression: an age, a volume in mL, a dose) uses a **linear**
+# output, no activation at all, so that any value can come out.
+#
+# A classifier that picks exactly one of several classes ends with **softmax**, which
+# turns a vector of scores (logits) $\vec z$ into probabilities that sum to 1:
 # $\sigma(\vec z)_i = \frac{e^{z_i}}{\sum_j e^{z_j}}$.
 # Computed literally, $e^{1000}$ overflows to infinity and the result is `inf / inf = nan`.
 # Since $\sigma(\vec z) = \sigma(\vec z - c)$ for any constant $c$, subtract the largest
@@ -783,27 +816,49 @@ lesson04.check_tiny_cnn_forward(tiny_cnn_forward, seed=4110, n_random=25)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# A hand-made classifier on the lecture's image: class "smiley" scores how much the pooled
-# features look like the smiley's own (`1 1 0 4 2 1 0 2 1`, a dot product with them),
-# class "other" has a constant score (its bias). The smiley gets a high probability; noise
-# and a shifted smiley do not: the features encode *where* things are.
+# A hand-made classifier on the lecture's image. Class "smiley" scores how much the pooled
+# features look like the smiley's own (`1 1 0 4 2 1 0 2 1`); class "other" has a constant
+# score (its bias). How to score "look like" matters:
+#
+# * a plain **dot product** with the template grows with *any* activity: an all-white
+#   image fires the detector everywhere (every pooled feature is 4) and scores higher than
+#   the smiley itself;
+# * a **zero-mean template** (the template minus its mean, weights summing to 0) ignores
+#   activity spread evenly over the map and rewards only the smiley's *pattern*: this is
+#   how a matched filter is built, and what a trained layer learns when it must tell
+#   shapes apart.
 
 # %%
 template = lecture_grids.FLATTENED.astype(float)
-weights = np.stack([3 * template / np.linalg.norm(template), np.zeros(9)])
-bias = np.array([0.0, 13.5])
+classifiers = {
+    "dot product": (np.stack([3 * template / np.linalg.norm(template), np.zeros(9)]),
+                    np.array([0.0, 13.5])),
+    "zero-mean template": (np.stack([template - template.mean(), np.zeros(9)]),
+                           np.array([0.0, 6.0])),
+}
 rng = np.random.default_rng(4)
 tests = {
     "lecture's smiley": lecture_grids.LECTURE_IMAGE,
     "random noise": (rng.random((7, 7)) > 0.7).astype(int),
     "smiley shifted by 1 column": np.roll(lecture_grids.LECTURE_IMAGE, 1, axis=1),
+    "all-white image (all ones)": np.ones((7, 7), dtype=int),
+    "blank image (all zeros)": np.zeros((7, 7), dtype=int),
 }
 try:
+    print(f"{'P(smiley)':>38}" + "".join(f"{name:>22}" for name in classifiers))
     for name, image in tests.items():
-        p = tiny_cnn_forward(image, lecture_grids.FEATURE_DETECTOR, weights, bias)
-        print(f"{name:>27}: P(smiley) = {p[0]:.3f}, P(other) = {p[1]:.3f}")
+        row = [tiny_cnn_forward(image, lecture_grids.FEATURE_DETECTOR, w, b)[0]
+               for w, b in classifiers.values()]
+        print(f"{name:>38}" + "".join(f"{p:22.3f}" for p in row))
 except NotImplementedError:
     print("Implement tiny_cnn_forward (and the functions it uses) to run this classifier.")
+
+# %% [markdown]
+# With the dot product the all-white image gets P(smiley) = 1.000, more than the smiley:
+# the score measures *how much* the detector fires, not *where*. The zero-mean template
+# gives the smiley 0.998 and every other image below 0.01: a uniform image scores 0, like
+# a blank one, and noise or the shifted smiley put their activity in the wrong places
+# (the features encode *where* things are).
 
 # %% [markdown]
 # ## 10. A vectorised convolution layer
@@ -913,7 +968,7 @@ kernel = lecture_grids.get_kernel("edge_laplacian_8")
 show_hu(image, spacing=big.spacing, title=f"{big.name}, {size}x{size} head CT", window=(40, 80))
 plt.show()
 timings = {
-    "scipy.ndimage.correlate": time_call(ndimage.correlate, image, kernel, mode="constant"),
+    "scipy.ndimage.correlate": time_call(ndimage.correlate, image, kernel, mode="reflect"),
     "torch conv2d (1 thread)": time_call(F.conv2d, torch.from_numpy(image)[None, None],
                                          torch.from_numpy(kernel)[None, None]),
 }
