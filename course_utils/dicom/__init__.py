@@ -7,7 +7,12 @@
 * :mod:`~course_utils.dicom.series`: a series -> a volume ordered along the slice normal,
   with non-uniform spacing and gantry tilt detected;
 * :mod:`~course_utils.dicom.deid`: the PS3.15 Basic Confidentiality Profile's action codes;
-* :mod:`~course_utils.dicom.tree`: the patient / study / series / instance tree as text.
+* :mod:`~course_utils.dicom.tree`: the patient / study / series / instance tree as text;
+* :mod:`~course_utils.dicom.phantoms`: synthetic CT series with a known ground truth, written
+  module by module by :mod:`~course_utils.dicom.ct_modules`;
+* :mod:`~course_utils.dicom.archive`: an archive's index and C-FIND matching (no network),
+  put on TCP by :mod:`~course_utils.dicom.pacs`; :mod:`~course_utils.dicom.orthanc` starts
+  a real PACS. These are imported by name (``from course_utils.dicom import pacs``).
 
 No function here ever writes to a file it was given to read.
 """

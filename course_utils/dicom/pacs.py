@@ -8,9 +8,11 @@ Two archives that speak DICOM over TCP on 127.0.0.1:
   models). It starts in milliseconds on a free port, keeps the files it receives in a
   folder you give it, logs every association and request (so a checker can see what a
   client did), and stops cleanly.
-* :class:`OrthancServer` starts Orthanc, a real open-source PACS (Debian/Ubuntu package
-  ``orthanc``; on Binder it comes from ``apt.txt``), as a separate process with its own
-  configuration file, storage folder and free ports, and stops it by its process id.
+* :class:`~course_utils.dicom.orthanc.OrthancServer` (its own module) starts Orthanc, a
+  real open-source PACS, as a separate process.
+
+What the archive holds and how a query matches it is :class:`~course_utils.dicom.archive.
+ArchiveIndex`, which needs no network; this module puts it on TCP.
 
 Every network operation has an explicit timeout.
 
@@ -23,14 +25,9 @@ service class, information models and matching).
 
 from __future__ import annotations
 
-import contextlib
-import fnmatch
-import json
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -39,15 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from course_utils._shared import quiet
+from course_utils.dicom.archive import ArchiveIndex, _text
 from course_utils.validation import check_number, describe
 
 __all__ = [
     "PacsServer",
     "PacsEvent",
     "start_pacs",
-    "OrthancServer",
-    "start_orthanc",
-    "orthanc_executable",
     "free_port",
     "port_open",
     "LOOPBACK",
@@ -55,52 +50,6 @@ __all__ = [
 
 #: The only address the course's servers listen on / connect to.
 LOOPBACK = "127.0.0.1"
-
-_LEVELS = ("PATIENT", "STUDY", "SERIES", "IMAGE")
-_UNIQUE_KEY = {
-    "PATIENT": "PatientID",
-    "STUDY": "StudyInstanceUID",
-    "SERIES": "SeriesInstanceUID",
-    "IMAGE": "SOPInstanceUID",
-}
-# Attributes the archive indexes for each instance (C-FIND matching and return keys), by
-# the level they belong to.
-_INDEXED_BY_LEVEL = {
-    "PATIENT": ("PatientID", "PatientName", "PatientBirthDate", "PatientSex"),
-    "STUDY": (
-        "StudyInstanceUID",
-        "StudyDate",
-        "StudyTime",
-        "StudyDescription",
-        "AccessionNumber",
-        "StudyID",
-        "ReferringPhysicianName",
-    ),
-    "SERIES": (
-        "SeriesInstanceUID",
-        "Modality",
-        "SeriesNumber",
-        "SeriesDescription",
-        "BodyPartExamined",
-    ),
-    "IMAGE": ("SOPInstanceUID", "SOPClassUID", "InstanceNumber"),
-}
-# Return keys the archive computes from its contents instead of indexing them.
-_COMPUTED_BY_LEVEL = {
-    "STUDY": (
-        "ModalitiesInStudy",
-        "NumberOfStudyRelatedInstances",
-        "NumberOfStudyRelatedSeries",
-    ),
-    "SERIES": ("NumberOfSeriesRelatedInstances",),
-}
-_INDEXED = tuple(keyword for keywords in _INDEXED_BY_LEVEL.values() for keyword in keywords)
-_LEVEL_OF = {
-    keyword: level
-    for level, keywords in _INDEXED_BY_LEVEL.items()
-    for keyword in (*keywords, *_COMPUTED_BY_LEVEL.get(level, ()))
-}
-
 
 def free_port(host: str = LOOPBACK) -> int:
     """Return a TCP port that is free on ``host`` right now (the OS picks it).
@@ -163,38 +112,6 @@ class PacsEvent:
     called_ae: str
     detail: dict[str, Any] = field(default_factory=dict)
     time: float = field(default_factory=time.monotonic)
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    return str(value).strip()
-
-
-def _matches(record: Mapping[str, Any], keyword: str, wanted: Any, vr: str) -> bool:
-    """DICOM C-FIND matching of one key (PS3.4 C.2.2.2): universal, single value,
-    wildcard, list of UIDs and date/time range."""
-    if isinstance(wanted, (list, tuple)) or type(wanted).__name__ == "MultiValue":
-        options = [_text(v) for v in wanted]  # list matching: any of the values
-        return any(_matches(record, keyword, option, vr) for option in options) if options else True
-    query = _text(wanted)
-    if query in ("", "*"):
-        return True
-    have = _text(record.get(keyword))
-    if vr == "UI":
-        return have in [q.strip() for q in query.split("\\")]
-    if vr in ("DA", "TM", "DT") and "-" in query:
-        low, _, high = query.partition("-")
-        return (not low or have >= low) and (not high or have <= high) and bool(have)
-    if "*" in query or "?" in query:
-        if vr == "PN":
-            return fnmatch.fnmatchcase(have.upper(), query.upper())
-        return fnmatch.fnmatchcase(have, query)
-    if vr == "PN":
-        return have.upper() == query.upper()
-    return have == query
 
 
 class _Service:
@@ -269,7 +186,7 @@ class PacsServer(_Service):
         super().__init__(folder, ae_title.strip(), timeout, move_destinations)
         self._requested_port = int(port)
         self.require_called_aet = bool(require_called_aet)
-        self._records: dict[str, dict[str, Any]] = {}
+        self.index = ArchiveIndex()
         self._events: list[PacsEvent] = []
         self._lock = threading.Lock()
         self._server: Any = None
@@ -349,7 +266,7 @@ class PacsServer(_Service):
 
     def __repr__(self) -> str:
         where = f"{self.host}:{self.port}" if self.running else "stopped"
-        return f"PacsServer({self.ae_title!r} at {where}, {len(self._records)} instances)"
+        return f"PacsServer({self.ae_title!r} at {where}, {len(self.index)} instances)"
 
     # -- contents ----------------------------------------------------------------------------
     def add_files(self, paths: Iterable[str | os.PathLike[str]]) -> int:
@@ -374,15 +291,14 @@ class PacsServer(_Service):
             ds = read_dicom(path, stop_before_pixels=True)
             target = self.folder / f"{ds.SOPInstanceUID}.dcm"
             shutil.copyfile(os.fspath(path), target)
-            self._index(ds, target)
+            self.index.add(ds, target)
             count += 1
         return count
 
     @property
     def instances(self) -> list[dict[str, Any]]:
         """A copy of the index: one dict per stored instance (path and key attributes)."""
-        with self._lock:
-            return [dict(r) for r in self._records.values()]
+        return self.index.records
 
     @property
     def events(self) -> list[PacsEvent]:
@@ -403,14 +319,6 @@ class PacsServer(_Service):
                 return True
             time.sleep(0.01)
         return False
-
-    def _index(self, ds: Any, path: Path) -> None:
-        record = {"path": os.fspath(path)}
-        for keyword in _INDEXED:
-            value = ds.get(keyword)
-            record[keyword] = "" if value is None else value
-        with self._lock:
-            self._records[_text(ds.SOPInstanceUID)] = record
 
     def _log(self, kind: str, event: Any, **detail: Any) -> None:
         assoc = getattr(event, "assoc", None)
@@ -435,74 +343,21 @@ class PacsServer(_Service):
             target = self.folder / f"{uid}.dcm"
             with quiet("pynetdicom"):
                 ds.save_as(target, enforce_file_format=True)
-            self._index(ds, target)
+            self.index.add(ds, target)
         except Exception as exc:  # report a failure status rather than crash the thread
             self._log("store", event, error=f"{type(exc).__name__}: {exc}")
             return 0xC210  # Cannot understand
         self._log("store", event, sop_instance_uid=uid, sop_class_uid=_text(ds.SOPClassUID))
         return 0x0000
 
-    def _select(self, identifier: Any, level: str) -> list[dict[str, Any]]:
-        """The stored instances that match every non-empty key of ``identifier``."""
-        keys = []
-        for elem in identifier:
-            keyword = elem.keyword
-            if keyword in ("QueryRetrieveLevel", "SpecificCharacterSet") or elem.VR == "SQ":
-                continue
-            if keyword in _INDEXED and _LEVELS.index(_LEVEL_OF[keyword]) <= _LEVELS.index(level):
-                keys.append((keyword, elem.value, elem.VR))
-        with self._lock:
-            records = list(self._records.values())
-        return [r for r in records if all(_matches(r, k, v, vr) for k, v, vr in keys)]
-
-    def _response(self, identifier: Any, level: str, members: list[dict[str, Any]]) -> Any:
-        from pydicom.dataset import Dataset
-
-        first = members[0]
-        reply = Dataset()
-        for elem in identifier:
-            keyword = elem.keyword
-            if not keyword or elem.VR == "SQ":
-                continue
-            if keyword == "QueryRetrieveLevel":
-                reply.QueryRetrieveLevel = level
-            elif keyword == "SpecificCharacterSet":
-                reply.SpecificCharacterSet = "ISO_IR 100"
-            elif keyword == "ModalitiesInStudy":
-                reply.ModalitiesInStudy = sorted({_text(m["Modality"]) for m in members})
-            elif (
-                keyword == "NumberOfStudyRelatedInstances"
-                or keyword == "NumberOfSeriesRelatedInstances"
-            ):
-                setattr(reply, keyword, len(members))
-            elif keyword == "NumberOfStudyRelatedSeries":
-                reply.NumberOfStudyRelatedSeries = len(
-                    {_text(m["SeriesInstanceUID"]) for m in members}
-                )
-            elif keyword in _INDEXED:
-                setattr(reply, keyword, first[keyword])
-            else:
-                setattr(reply, keyword, None)  # unsupported return key: empty
-        if "QueryRetrieveLevel" not in reply:
-            reply.QueryRetrieveLevel = level
-        reply.RetrieveAETitle = self.ae_title
-        return reply
-
-    def _level(self, identifier: Any) -> str | None:
-        level = _text(identifier.get("QueryRetrieveLevel", "")).upper()
-        return level if level in _LEVELS else None
-
     def _on_find(self, event: Any) -> Iterator[tuple[int, Any]]:
         identifier = event.identifier
-        level = self._level(identifier)
+        level = self.index.level(identifier)
         if level is None:
             self._log("find", event, error="missing or invalid QueryRetrieveLevel")
             yield 0xA900, None  # Identifier does not match SOP class
             return
-        unique = _UNIQUE_KEY[level]
-        groups: dict[str, list[dict[str, Any]]] = {}
-        for record in self._select(identifier, level):
-            groups.setdefault(_text(record[unique]), []).append(record)
+        groups = self.index.groups(identifier, level)
         self._log(
             "find",
             event,
@@ -510,19 +365,19 @@ class PacsServer(_Service):
             matches=len(groups),
             keys={e.keyword: _text(e.value) for e in identifier if e.VR != "SQ"},
         )
-        for key in sorted(groups):
+        for members in groups.values():
             if event.is_cancelled:
                 yield 0xFE00, None
                 return
-            yield 0xFF00, self._response(identifier, level, groups[key])
+            yield 0xFF00, self.index.response(identifier, level, members, self.ae_title)
 
     def _matching_files(self, event: Any, kind: str) -> list[dict[str, Any]] | None:
         identifier = event.identifier
-        level = self._level(identifier)
+        level = self.index.level(identifier)
         if level is None:
             self._log(kind, event, error="missing or invalid QueryRetrieveLevel")
             return None
-        matches = self._select(identifier, level)
+        matches = self.index.retrieve(identifier)
         self._log(
             kind,
             event,
@@ -530,9 +385,7 @@ class PacsServer(_Service):
             matches=len(matches),
             keys={e.keyword: _text(e.value) for e in identifier if e.VR != "SQ"},
         )
-        return sorted(
-            matches, key=lambda r: (_text(r["SeriesInstanceUID"]), int(r["InstanceNumber"] or 0))
-        )
+        return matches
 
     def _read(self, record: Mapping[str, Any]) -> Any:
         import pydicom
@@ -601,198 +454,3 @@ def start_pacs(folder: str | os.PathLike[str], **kwargs: Any) -> PacsServer:
     PacsServer
     """
     return PacsServer(folder, **kwargs).start()
-
-
-# -- Orthanc ---------------------------------------------------------------------------------------
-def orthanc_executable() -> str | None:
-    """Path of the Orthanc server program, or None when it is not installed.
-
-    Looks for ``Orthanc`` on the PATH, then in ``/usr/sbin`` (where the Debian/Ubuntu
-    package puts it).
-
-    Returns
-    -------
-    str or None
-    """
-    found = shutil.which("Orthanc")
-    if found:
-        return found
-    for candidate in ("/usr/sbin/Orthanc", "/usr/local/sbin/Orthanc", "/usr/local/bin/Orthanc"):
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-class OrthancServer(_Service):
-    """An Orthanc PACS in its own process, configured for loopback use and stopped by PID.
-
-    Parameters
-    ----------
-    folder : str or os.PathLike
-        Working folder: the configuration file, Orthanc's storage and index and its log
-        go here (created if needed).
-    ae_title : str, default "ORTHANC"
-    timeout : float, default 30
-        Seconds to wait for Orthanc to accept connections.
-    move_destinations : mapping, optional
-        AE title -> (host, port) that Orthanc may send to with C-MOVE.
-    executable : str, optional
-        The Orthanc program (found with :func:`orthanc_executable` when omitted).
-
-    Notes
-    -----
-    The configuration accepts C-ECHO, C-STORE, C-FIND, C-GET and C-MOVE from any calling
-    AE title (``DicomAlwaysAllow*``), serves HTTP on localhost only
-    (``RemoteAccessAllowed: false``) and loads no plugins. Orthanc 1.10 has no setting for
-    the DICOM listening address, so its DICOM port listens on every interface while it
-    runs: use it on a trusted machine, and stop it when done.
-    """
-
-    def __init__(
-        self,
-        folder: str | os.PathLike[str],
-        *,
-        ae_title: str = "ORTHANC",
-        timeout: float = 30.0,
-        move_destinations: Mapping[str, tuple[str, int]] | None = None,
-        executable: str | None = None,
-    ) -> None:
-        super().__init__(folder, ae_title, timeout, move_destinations)
-        self.executable = executable or orthanc_executable()
-        self.port = 0
-        self.http_port = 0
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        """The Orthanc process id while it runs."""
-        return self._process.pid if self._process is not None else None
-
-    @property
-    def log_path(self) -> Path:
-        """Orthanc's log file."""
-        return self.folder / "orthanc.log"
-
-    def config(self) -> dict[str, Any]:
-        """The configuration written to ``orthanc.json`` (ports must be set)."""
-        return {
-            "Name": "course-orthanc",
-            "StorageDirectory": os.fspath(self.folder / "storage"),
-            "IndexDirectory": os.fspath(self.folder / "index"),
-            "StorageCompression": False,
-            "Plugins": [],
-            "HttpServerEnabled": True,
-            "HttpPort": self.http_port,
-            "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": False,
-            "DicomServerEnabled": True,
-            "DicomAet": self.ae_title,
-            "DicomPort": self.port,
-            "DicomCheckCalledAet": False,
-            "DicomCheckModalityHost": False,
-            "DicomAlwaysAllowEcho": True,
-            "DicomAlwaysAllowStore": True,
-            "DicomAlwaysAllowFind": True,
-            "DicomAlwaysAllowGet": True,
-            "DicomAlwaysAllowMove": True,
-            "DicomScpTimeout": int(max(1, round(self.timeout))),
-            "DicomModalities": {
-                name: [name, host, int(port)]
-                for name, (host, port) in self.move_destinations.items()
-            },
-            "SaveJobs": False,
-            "StableAge": 1,
-        }
-
-    def start(self) -> OrthancServer:
-        """Start Orthanc and wait until its DICOM port accepts connections.
-
-        Returns
-        -------
-        OrthancServer
-            self.
-
-        Raises
-        ------
-        FileNotFoundError
-            If Orthanc is not installed.
-        TimeoutError
-            If it does not listen within ``timeout`` seconds (it is then stopped; the
-            message quotes the end of its log).
-        """
-        if self._process is not None:
-            return self
-        if not self.executable:
-            raise FileNotFoundError(
-                "Orthanc is not installed: on Debian/Ubuntu `sudo apt-get install orthanc`; "
-                "on Binder it comes from apt.txt"
-            )
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.port, self.http_port = free_port(), free_port()
-        while self.http_port == self.port:
-            self.http_port = free_port()
-        config_path = self.folder / "orthanc.json"
-        config_path.write_text(json.dumps(self.config(), indent=2))
-        log = open(self.log_path, "wb")  # noqa: SIM115 - closed when the process ends
-        try:
-            self._process = subprocess.Popen(
-                [self.executable, os.fspath(config_path)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=os.fspath(self.folder),
-                start_new_session=True,
-            )
-        finally:
-            log.close()
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                break
-            if port_open(self.host, self.port, timeout=0.2):
-                return self
-            time.sleep(0.1)
-        tail = self._log_tail()
-        self.stop()
-        raise TimeoutError(
-            f"Orthanc did not listen on {self.host}:{self.port} within "
-            f"{self.timeout:g} s. End of its log:\n{tail}"
-        )
-
-    def _log_tail(self, n: int = 15) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        return "(no log)"
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop Orthanc by its PID: SIGTERM, then SIGKILL if it has not exited in time."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=timeout)
-
-    def __repr__(self) -> str:
-        state = f"pid {self.pid} at {self.host}:{self.port}" if self.pid else "stopped"
-        return f"OrthancServer({self.ae_title!r}, {state})"
-
-
-def start_orthanc(folder: str | os.PathLike[str], **kwargs: Any) -> OrthancServer:
-    """Start an :class:`OrthancServer` (call ``stop()`` when done, or use ``with``).
-
-    Parameters
-    ----------
-    folder : str or os.PathLike
-        Its working folder.
-    **kwargs
-        Passed to :class:`OrthancServer`.
-
-    Returns
-    -------
-    OrthancServer
-    """
-    return OrthancServer(folder, **kwargs).start()

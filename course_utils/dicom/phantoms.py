@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from course_utils.dicom import ct_modules as modules
 from course_utils.validation import check_choice, check_int, check_number, describe
 
 __all__ = [
@@ -377,160 +378,6 @@ def _stored_pixels(
     return stored, truth
 
 
-# -- one builder per module (PS3.3 section in each docstring) ------------------------------------
-def _file_meta(sop_uid: str) -> Any:
-    """File Meta Information (PS3.10 section 7.1), Explicit VR Little Endian."""
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, CTImageStorage, ExplicitVRLittleEndian
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = sop_uid
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    return meta
-
-
-def _sop_common(ds: Any, sop_uid: str) -> None:
-    """SOP Common Module (PS3.3 C.12.1)."""
-    from pydicom.uid import CTImageStorage
-
-    ds.SpecificCharacterSet = "ISO_IR 100"
-    ds.SOPClassUID = CTImageStorage
-    ds.SOPInstanceUID = sop_uid
-
-
-def _patient(ds: Any, who: Mapping[str, str]) -> None:
-    """Patient Module (PS3.3 C.7.1.1): the fictitious patient."""
-    ds.PatientName = who.get("PatientName", "")
-    ds.PatientID = who.get("PatientID", "")
-    ds.PatientBirthDate = who.get("PatientBirthDate", "")
-    ds.PatientSex = who.get("PatientSex", "")
-    for keyword in ("OtherPatientIDs",):
-        if keyword in who:
-            setattr(ds, keyword, who[keyword])
-
-
-def _general_study(ds: Any, who: Mapping[str, str], study_uid: str) -> None:
-    """General Study Module (PS3.3 C.7.2.1) and Patient Study Module (C.7.2.2)."""
-    ds.StudyInstanceUID = study_uid
-    ds.StudyDate = who.get("StudyDate", "20240115")
-    ds.StudyTime = who.get("StudyTime", "093012")
-    ds.ReferringPhysicianName = who.get("ReferringPhysicianName", "")
-    ds.StudyID = who.get("StudyID", "1")
-    ds.AccessionNumber = who.get("AccessionNumber", "")
-    if "StudyDescription" in who:
-        ds.StudyDescription = who["StudyDescription"]
-    for keyword in ("PatientAge", "PatientWeight", "PatientAddress"):
-        if keyword in who:
-            setattr(ds, keyword, who[keyword])
-
-
-def _general_series(ds: Any, spec: SeriesSpec, series_uid: str) -> None:
-    """General Series Module (PS3.3 C.7.3.1)."""
-    ds.Modality = "CT"
-    ds.SeriesInstanceUID = series_uid
-    ds.SeriesNumber = spec.series_number
-    ds.SeriesDate = ds.StudyDate
-    ds.SeriesTime = ds.StudyTime
-    ds.SeriesDescription = spec.series_description
-    ds.ProtocolName = "HEAD ROUTINE"
-    ds.PatientPosition = "HFS"
-    for keyword in ("PerformingPhysicianName", "OperatorsName"):
-        if keyword in spec.identity:
-            setattr(ds, keyword, spec.identity[keyword])
-
-
-def _frame_of_reference(ds: Any, frame_uid: str) -> None:
-    """Frame of Reference Module (PS3.3 C.7.4.1)."""
-    ds.FrameOfReferenceUID = frame_uid
-    ds.PositionReferenceIndicator = ""
-
-
-def _general_equipment(ds: Any, who: Mapping[str, str]) -> None:
-    """General Equipment Module (PS3.3 C.7.5.1): a fictitious hospital and scanner."""
-    ds.Manufacturer = "Course Phantom Works"
-    ds.ManufacturerModelName = "Analytic Head v1"
-    for keyword in ("InstitutionName", "InstitutionAddress", "StationName",
-                    "InstitutionalDepartmentName", "DeviceSerialNumber"):
-        if keyword in who:
-            setattr(ds, keyword, who[keyword])
-
-
-def _general_image(ds: Any, k: int, instance_number: int, first_sop: str) -> None:
-    """General Image Module (PS3.3 C.7.6.1), with the General Anatomy Optional Macro
-    (Table 10-7): Anatomic Region Sequence = SNOMED CT 69536005 "Head"."""
-    from pydicom.dataset import Dataset
-    from pydicom.uid import CTImageStorage
-
-    ds.InstanceNumber = instance_number
-    ds.ContentDate = ds.StudyDate
-    ds.ContentTime = f"{93100 + k:06d}"
-    ds.AcquisitionNumber = 1
-    reference = Dataset()
-    reference.ReferencedSOPClassUID = CTImageStorage
-    reference.ReferencedSOPInstanceUID = first_sop
-    ds.ReferencedImageSequence = [reference]
-    region = Dataset()
-    region.CodeValue = "69536005"
-    region.CodingSchemeDesignator = "SCT"
-    region.CodeMeaning = "Head"
-    ds.AnatomicRegionSequence = [region]
-
-
-def _image_plane(ds: Any, spec: SeriesSpec, geometry: _Geometry, k: int) -> None:
-    """Image Plane Module (PS3.3 C.7.6.2): where the slice is in patient coordinates."""
-    decimals = spec.position_decimals
-    corner = geometry.corner(k)
-    dy, dx = spec.pixel_spacing
-    ds.PixelSpacing = [f"{dy:g}", f"{dx:g}"]
-    ds.ImageOrientationPatient = [f"{v:.8f}" for v in (*geometry.row_dir, *geometry.col_dir)]
-    ds.ImagePositionPatient = [f"{v:.{decimals}f}" for v in corner]
-    ds.SliceThickness = f"{spec.slice_thickness:g}"
-    if spec.orientation == "axial" and not spec.tilt_deg:
-        ds.SliceLocation = f"{corner[2]:.{decimals}f}"
-
-
-def _image_pixel(ds: Any, spec: SeriesSpec, pixels: np.ndarray) -> None:
-    """Image Pixel Module (PS3.3 C.7.6.3): 16-bit grey levels, signed or not."""
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = spec.rows
-    ds.Columns = spec.columns
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 1 if spec.signed else 0
-    ds.PixelData = pixels.tobytes()
-
-
-def _ct_image(ds: Any, spec: SeriesSpec) -> None:
-    """CT Image Module (PS3.3 C.8.2.1): Image Type with value 3, rescale to HU, tilt."""
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.KVP = "120"
-    ds.GantryDetectorTilt = f"{spec.tilt_deg:g}"
-    ds.RescaleIntercept = f"{spec.intercept:g}"
-    ds.RescaleSlope = f"{spec.slope:g}"
-    ds.RescaleType = "HU"
-
-
-def _voi_lut(ds: Any, window: tuple[float, float] = (40.0, 80.0)) -> None:
-    """VOI LUT Module (PS3.3 C.11.2): a brain window."""
-    ds.WindowCenter = f"{window[0]:g}"
-    ds.WindowWidth = f"{window[1]:g}"
-
-
-def _private_elements(ds: Any, who: Mapping[str, str]) -> None:
-    """Private data elements (PS3.5 section 7.8) holding an identifier, as vendors do: a
-    block in group 0009, and one inside the standard Anatomic Region Sequence."""
-    text = f"{who.get('PatientName', '')} / {who.get('PatientID', '')}"
-    block = ds.private_block(0x0009, "COURSE PHANTOM 1.0", create=True)
-    block.add_new(0x01, "LO", text)
-    block.add_new(0x02, "DS", "1.0")
-    nested = ds.AnatomicRegionSequence[0].private_block(0x0011, "COURSE PHANTOM 1.0", create=True)
-    nested.add_new(0x01, "LO", text)
-
-
 def write_ct_series(
     folder: str | os.PathLike[str],
     *,
@@ -655,25 +502,27 @@ def write_ct_series(
     if not overwrite:
         for target in targets:
             if target.exists():
-                raise FileExistsError(f"{target} exists; pass overwrite=True or use an empty folder")
+                raise FileExistsError(
+                    f"{target} exists; pass overwrite=True or use an empty folder"
+                )
     out.mkdir(parents=True, exist_ok=True)
 
     for k in range(n):
         ds = Dataset()
-        ds.file_meta = _file_meta(sops[k])
-        _sop_common(ds, sops[k])
-        _patient(ds, who)
-        _general_study(ds, who, study)
-        _general_series(ds, spec, series)
-        _frame_of_reference(ds, frame)
-        _general_equipment(ds, who)
-        _general_image(ds, k, int(numbers[k]), sops[0])
-        _image_plane(ds, spec, geometry, k)
-        _ct_image(ds, spec)
-        _voi_lut(ds)
+        ds.file_meta = modules.file_meta(sops[k])
+        modules.sop_common(ds, sops[k])
+        modules.patient(ds, who)
+        modules.general_study(ds, who, study)
+        modules.general_series(ds, spec, series)
+        modules.frame_of_reference(ds, frame)
+        modules.general_equipment(ds, who)
+        modules.general_image(ds, k, int(numbers[k]), sops[0])
+        modules.image_plane(ds, spec, geometry, k)
+        modules.ct_image(ds, spec)
+        modules.voi_lut(ds)
         if spec.private_tags:
-            _private_elements(ds, who)
-        _image_pixel(ds, spec, stored[k])
+            modules.private_elements(ds, who)
+        modules.image_pixel(ds, spec, stored[k])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds.save_as(targets[k], enforce_file_format=True)

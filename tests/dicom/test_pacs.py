@@ -1,4 +1,4 @@
-"""course_utils.dicom.pacs: the loopback archive (pynetdicom) and the Orthanc launcher.
+"""course_utils.dicom.pacs and .orthanc: the loopback archive (pynetdicom) and the Orthanc launcher.
 
 Every test talks to 127.0.0.1 only, with short timeouts, and stops what it starts.
 """
@@ -22,6 +22,7 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
+from course_utils.dicom import orthanc as orthanc_module
 from course_utils.dicom import pacs, phantoms
 
 TIMEOUT = 5.0
@@ -281,7 +282,7 @@ def test_free_port_and_port_open():
 
 # -- Orthanc ---------------------------------------------------------------------------------
 def test_orthanc_config_is_loopback_and_private(tmp_path):
-    server = pacs.OrthancServer(tmp_path, executable="/nonexistent/Orthanc")
+    server = orthanc_module.OrthancServer(tmp_path, executable="/nonexistent/Orthanc")
     config = server.config()
     assert config["RemoteAccessAllowed"] is False
     assert config["Plugins"] == []
@@ -290,15 +291,19 @@ def test_orthanc_config_is_loopback_and_private(tmp_path):
 
 
 def test_orthanc_missing_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(pacs, "orthanc_executable", lambda: None)
+    monkeypatch.setattr(orthanc_module, "orthanc_executable", lambda: None)
     with pytest.raises(FileNotFoundError, match="Orthanc is not installed"):
-        pacs.start_orthanc(tmp_path)
+        orthanc_module.start_orthanc(tmp_path)
 
 
-@pytest.mark.skipif(pacs.orthanc_executable() is None, reason="Orthanc is not installed")
+@pytest.mark.skipif(
+    orthanc_module.orthanc_executable() is None, reason="Orthanc is not installed"
+)
 def test_orthanc_round_trip(tmp_path, study):
     a, _, _ = study
-    with pacs.start_orthanc(tmp_path / "orthanc", ae_title="ORTHANC", timeout=30) as orthanc:
+    with orthanc_module.start_orthanc(
+        tmp_path / "orthanc", ae_title="ORTHANC", timeout=30
+    ) as orthanc:
         pid = orthanc.pid
         assert pid and pacs.port_open(orthanc.host, orthanc.port)
         ae = _ae()

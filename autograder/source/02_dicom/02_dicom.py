@@ -84,6 +84,7 @@ from course_utils.dicom import (
     format_tree,
     key_metadata,
     load_series,
+    orthanc,
     pacs,
     phantoms,
     read_dicom,
@@ -1426,7 +1427,7 @@ finally:
 #   system service on ports 4242 and 8042, AE title `ORTHANC`; the cell below starts its own
 #   private copy instead). On macOS and Windows, download it from orthanc-server.com.
 #
-# `course_utils.dicom.pacs.start_orthanc(folder)` writes a configuration file into `folder`
+# `course_utils.dicom.orthanc.start_orthanc(folder)` writes a configuration file into `folder`
 # (storage there too, free ports, web interface on localhost only, no plugins, every
 # DICOM request allowed for this test), starts Orthanc as a separate process and stops it
 # by its process id afterwards. The cell is skipped when Orthanc is not installed, and
@@ -1435,17 +1436,17 @@ finally:
 # %%
 if is_grading():
     print("Skipped while grading.")
-elif pacs.orthanc_executable() is None:
+elif orthanc.orthanc_executable() is None:
     print("Orthanc is not installed here: skipped (see above to install it).")
 else:
-    orthanc = pacs.start_orthanc(WORK / "orthanc", ae_title="ORTHANC", timeout=30)
+    real_pacs = orthanc.start_orthanc(WORK / "orthanc", ae_title="ORTHANC", timeout=30)
     try:
-        round_trip(orthanc.host, orthanc.port, orthanc.ae_title, "orthanc")
-        print(f"Orthanc's web interface (while it runs): http://127.0.0.1:{orthanc.http_port}")
+        round_trip(real_pacs.host, real_pacs.port, real_pacs.ae_title, "orthanc")
+        print(f"Orthanc's web interface (while it runs): http://127.0.0.1:{real_pacs.http_port}")
     except NotImplementedError:
         print("Implement the four network functions above to talk to Orthanc.")
     finally:
-        orthanc.stop()
+        real_pacs.stop()
 
 # %% [markdown]
 # ## Before you hand in

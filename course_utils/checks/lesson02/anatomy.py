@@ -207,7 +207,10 @@ def check_parse_element(check: Check, *, seed: int, n_random: int) -> None:
     def compare(
         label: str, data: bytes, offset: int, expected: tuple[int, int, str, bytes, int]
     ) -> None:
-        got = check.call(label, data, offset)
+        got = check.call(label, data, offset,
+                         hint="this element is complete: its value ends at or before the end "
+                         "of the data; raise ValueError only when offset + header + length > "
+                         "len(data), or for an undefined length")
         if not isinstance(got, tuple) or len(got) != 5:
             check.fail(
                 label,

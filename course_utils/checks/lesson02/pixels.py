@@ -127,19 +127,17 @@ def check_to_hu(check: Check, *, seed: int, n_random: int) -> None:
             "usually has none): use ds.get('RescaleSlope', 1) and "
             "ds.get('RescaleIntercept', 0)",
         )
-        check.array(
-            got,
-            expected,
-            label,
-            dtype="float",
-            rtol=1e-9,
-            atol=1e-9,
-            hint=_PADDING_HINT
-            if padding.any()
-            else "HU = stored x RescaleSlope + RescaleIntercept, computed in floating "
+        hint = (
+            "HU = stored x RescaleSlope + RescaleIntercept, computed in floating "
             "point (convert before multiplying: a uint16 array cannot hold -1024); "
-            "use ds.get('RescaleSlope', 1) and ds.get('RescaleIntercept', 0)",
+            "use ds.get('RescaleSlope', 1) and ds.get('RescaleIntercept', 0)"
         )
+        if padding.any() and isinstance(got, np.ndarray) and got.shape == expected.shape:
+            # the image pixels first, so that the hint matches the mistake
+            check.array(got[~padding], expected[~padding], f"{label}: the image pixels",
+                        dtype="float", rtol=1e-9, atol=1e-9, hint=hint)
+        check.array(got, expected, label, dtype="float", rtol=1e-9, atol=1e-9,
+                    hint=_PADDING_HINT if padding.any() else hint)
 
 
 @checker("window_level", n_random=10)
@@ -312,16 +310,23 @@ def check_for_display(check: Check, *, seed: int, n_random: int) -> None:
             expected = 1.0 - expected
         expected[padding] = 0.0
         got = check.call(label, ds)
+        case = f"{label} ({ds.PhotometricInterpretation})"
+        if padding.any() and isinstance(got, np.ndarray) and got.shape == expected.shape:
+            # the image pixels first, so that the hint matches the mistake
+            check.array(got[~padding], expected[~padding], f"{case}: the image pixels",
+                        dtype="float", rtol=1e-7, atol=1e-7,
+                        hint="order: rescale (slope/intercept) -> first window (LINEAR) or "
+                        "min-max over the image pixels only (not the padding) -> invert if "
+                        "PhotometricInterpretation is MONOCHROME1 (1 - value)")
         check.array(
             got,
             expected,
-            f"{label} ({ds.PhotometricInterpretation})",
+            case,
             dtype="float",
             rtol=1e-7,
             atol=1e-7,
-            hint="order: rescale (slope/intercept) -> first window (LINEAR) or min-max "
-            "over the image pixels -> invert if PhotometricInterpretation is MONOCHROME1 "
-            "(1 - value) -> padding pixels (PixelPaddingValue) black (0)"
+            hint="padding pixels (PixelPaddingValue) are not image: show them black (0), "
+            "after any MONOCHROME1 inversion"
             if padding.any()
             else "order: rescale (slope/intercept) -> first window (LINEAR) or min-max "
             "-> invert if PhotometricInterpretation is MONOCHROME1 (1 - value)",
