@@ -128,7 +128,7 @@ def check_mu_to_hu(check: Check, *, seed: int, n_random: int) -> None:
                       mu_water, 1000.0 * (mu - mu_water) / mu_water))
     for label, mu, mu_water, expected in fixed:
         got = check.call(label, mu, mu_water)
-        check.array(got, expected, label, dtype="float", rtol=1e-5, atol=1e-6, hint=hint)
+        check.array(got, expected, label, dtype="float", rtol=1e-5, atol=1e-3, hint=hint)
     for label, bad in [("mu_water = 0", 0.0), ("negative mu_water = -0.019", -0.019)]:
         check.expect_error(label, ValueError, np.array([0.0, 0.019]), bad,
                            hint="water always attenuates: raise ValueError when mu_water <= 0")
@@ -202,47 +202,44 @@ def check_back_project(check: Check, *, seed: int, n_random: int) -> None:
 
 
 # -- exercise 4 -----------------------------------------------------------------------------
-def _relative_rms(got: np.ndarray, expected: np.ndarray) -> float:
-    span = float(expected.max() - expected.min()) or 1.0
-    return float(np.sqrt(np.mean((got - expected) ** 2))) / span
+def _skimage_ramp(size: int) -> np.ndarray:
+    """scikit-image's own ramp filter (the one ``iradon(filter_name="ramp")`` applies)."""
+    from skimage.transform.radon_transform import _get_fourier_filter
+
+    return _get_fourier_filter(size, "ramp")[:, 0]
 
 
-@checker("ramp_filter", n_random=4)
+@checker("ramp_filter", n_random=6,
+         forbid=("skimage.transform.iradon",
+                 "skimage.transform.radon_transform._get_fourier_filter"),
+         forbid_hint="build the filter yourself from the exercise's formula, with np.fft")
 def check_ramp_filter(check: Check, *, seed: int, n_random: int) -> None:
-    """Check ``ramp_filter(sinogram) -> float array`` through the back-projection.
+    """Check ``ramp_filter(sinogram) -> float array``.
 
-    Back-projecting the student's filtered sinogram (``iradon(..., filter_name=None)``)
-    must reconstruct what ``skimage.transform.iradon(sinogram, filter_name="ramp")`` does,
-    to within 3 % RMS of the image's range. (scikit-image samples the ramp in the spatial
-    domain; the plain ``2|f|`` ramp of the exercise differs by about 1.5 %. No padding,
-    the wrong axis or a missing factor 2 differ by 8 % or more.)
+    Oracle: scikit-image's ramp filter (``skimage.transform.radon_transform.
+    _get_fourier_filter(P, "ramp")``, Kak and Slaney's spatially sampled ramp, which
+    ``iradon`` uses) applied to each projection zero-padded to
+    ``P = max(64, 2 ** ceil(log2(2 n)))`` rows.
     """
     rng = np.random.default_rng(seed)
-    for label, sinogram, theta in _sinogram_cases(rng, n_random):
-        if theta.size < 8:
-            continue  # too few angles: filtered back-projection is mostly streaks
+    for label, sinogram, _theta in _sinogram_cases(rng, n_random):
         got = check.call(label, sinogram)
-        if not isinstance(got, np.ndarray):
-            check.fail(label, f"expected a numpy.ndarray, got {describe(got)}",
-                       "return the filtered sinogram as a numpy array")
-        if got.dtype.kind != "f":
-            check.fail(label, f"expected dtype a float dtype, got {got.dtype}",
+        n = sinogram.shape[0]
+        size = max(64, int(2 ** np.ceil(np.log2(2 * n))))
+        spectrum = scipy.fft.fft(sinogram, n=size, axis=0) * _skimage_ramp(size)[:, None]
+        expected = np.real(scipy.fft.ifft(spectrum, axis=0))[:n]
+        if isinstance(got, np.ndarray) and got.dtype.kind == "c":
+            check.fail(label, f"expected a float dtype, got {got.dtype}",
                        "the filtered sinogram is real: take np.real(...) of the inverse FFT")
-        if got.shape != sinogram.shape:
-            check.fail(label, f"expected shape {sinogram.shape}, got {got.shape}",
-                       "crop the zero-padded projections back to the sinogram's rows")
-        expected = iradon(sinogram, theta, filter_name="ramp", circle=True)
-        ours = iradon(np.array(got, dtype=float), theta, filter_name=None, circle=True)
-        error = _relative_rms(ours, expected)
-        check.true(
-            error <= 0.03, label,
-            f"back-projected, your filtered sinogram differs from iradon's ramp-filtered "
-            f"reconstruction by {100 * error:.1f} % RMS of the image's range (at most 3 % "
-            f"expected)",
-            "filter each projection (each COLUMN, axis 0) in the Fourier domain: zero-pad "
-            "to P = max(64, next power of 2 >= 2 x rows), multiply its FFT by 2 |f| "
-            "(f = np.fft.fftfreq(P)), inverse FFT, keep the real part of the first rows",
-        )
+        scale = float(np.abs(expected).max()) or 1.0
+        check.array(got, expected, label, dtype="float", rtol=1e-6, atol=1e-9 * scale,
+                    shape_hint="crop the zero-padded projections back to the sinogram's n rows",
+                    hint="filter each projection (each COLUMN, axis 0): zero-pad to "
+                    "P = max(64, 2 ** ceil(log2(2 n))) rows; build h (h[0] = 1/4, "
+                    "h[k] = -1 / (pi d)**2 for odd k with d = min(k, P - k), 0 for even k); "
+                    "multiply the projections' FFT by 2 * np.real(np.fft.fft(h)) (not by "
+                    "2|f|: its value at f = 0 must not be 0); inverse FFT, real part, first "
+                    "n rows")
 
 
 # -- exercise 5 -----------------------------------------------------------------------------
