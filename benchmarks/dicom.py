@@ -1,11 +1,11 @@
 """Benchmarks for lesson 02's helpers: reading a real series, the geometry checks, the PACS.
 
 Run ``python benchmarks/dicom.py``; it prints one JSON line per measurement
-(``{"benchmark": "dicom", "step": ..., "seconds": ...}``) or finding. The network figures time the lesson's own solutions
-(:func:`autograder.solutions.lesson_solutions`). It uses the real GE head CT series of
+(``{"benchmark": "dicom", "step": ..., "seconds": ...}``) or finding. The network figures
+time the lesson's own solutions (:func:`autograder.solutions.lesson_solutions`). It uses the real GE head CT series of
 ``../shared/data/ct_head_ge`` when that folder exists (28 slices, 18.5 degree gantry tilt,
 two slice spacings) and prints "skipped: no real data" otherwise; the synthetic and
-network figures are always measured.
+network figures are always measured, and so is every lesson 02 checker on the solution.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from autograder.solutions import lesson_solutions  # noqa: E402
-from course_utils.dicom import (  # noqa: E402  # noqa: E402
+from course_utils.dicom import (  # noqa: E402
     DicomFileError,
     list_dicom_files,
     load_series,
+    orthanc,
     pacs,
     phantoms,
     read_dicom,
@@ -119,13 +120,31 @@ def network(folder: Path, series: phantoms.PhantomSeries) -> None:
         assert len(paths) == len(series.paths)
     finally:
         server.stop()
-    if pacs.orthanc_executable():
-        orthanc = _timed(
-            "start Orthanc (own config, free ports)", pacs.start_orthanc, folder / "orthanc"
+    if orthanc.orthanc_executable():
+        server = _timed(
+            "start Orthanc (own config, free ports)", orthanc.start_orthanc, folder / "orthanc"
         )
-        _timed("stop Orthanc", orthanc.stop)
+        _timed("stop Orthanc", server.stop)
     else:
         _say(step="Orthanc", skipped="not installed")
+
+
+def checkers() -> None:
+    """Each of lesson 02's checkers on the lesson's own solution, as the grader runs it."""
+    from course_utils.checks import lesson02
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        solutions = lesson_solutions("02_dicom")
+    names = {"check_echo": "dicom_echo", "check_store": "dicom_store",
+             "check_find": "dicom_find", "check_get": "dicom_get"}
+    for name in lesson02.__all__:
+        checker = getattr(lesson02, name)
+        answer = solutions[names.get(name, checker.exercise)]
+        def run(checker=checker, answer=answer) -> None:
+            with contextlib.redirect_stdout(io.StringIO()):  # the checker's success line
+                checker(answer)
+
+        _timed(f"lesson02.{name} on the solution", run)
 
 
 def main() -> None:
@@ -133,6 +152,7 @@ def main() -> None:
         real_series()
         series = synthetic(Path(tmp))
         network(Path(tmp), series)
+    checkers()
 
 
 if __name__ == "__main__":

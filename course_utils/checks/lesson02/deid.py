@@ -137,6 +137,9 @@ def _kept(check: Check, where: str, elem: Any, new: Any, recurse: Any) -> None:
                    "keep everything the Basic Profile does not list (pixels, geometry, "
                    "acquisition parameters): the data must stay usable")
     if elem.VR == "SQ":
+        if new.VR != "SQ":
+            check.fail(where, f"the sequence became a {new.VR} value {str(new.value)[:40]!r}",
+                       "keep sequences the profile does not list, and clean inside them")
         if len(elem.value) != len(new.value or []):
             check.fail(where, f"the sequence had {len(elem.value)} items, now "
                        f"{len(new.value or [])}", "keep sequences the profile does not list")
@@ -209,6 +212,9 @@ def _compare_deid(check: Check, label: str, original: Any, result: Any, ledger: 
         elif action == "U":
             _new_uids(check, where, elem, new, ledger)
         elif elem.VR == "SQ" and "sequence" in _ALLOWED.get(action, set()):
+            if new.VR != "SQ":
+                check.fail(where, f"the sequence became a {new.VR} value",
+                           f"action {action}: remove the sequence, empty it, or clean its items")
             for n, (item_a, item_b) in enumerate(zip(elem.value, new.value or [])):
                 recurse(item_a, item_b, f"{elem.keyword}[{n}] > ")
         else:
