@@ -238,6 +238,31 @@ def _spy_of_caller() -> Any:
     return None
 
 
+_LISTENING = [0]
+
+
+def _watch_servers() -> None:
+    """Count listening sockets the checkers open in this process.
+
+    A checker that serves something (a PACS on loopback) expects the student's function to
+    reach it over the network, which the sandbox does not have: such a statement is run
+    inside the sandbox instead, where the checker's server and the student's client share
+    the sandbox's own loopback.
+    """
+    import socket
+
+    original = socket.socket.listen
+    if getattr(original, "_course_watched", False):
+        return
+
+    def listen(self: socket.socket, *args: Any) -> None:
+        _LISTENING[0] += 1
+        return original(self, *args)
+
+    listen._course_watched = True  # type: ignore[attr-defined]
+    socket.socket.listen = listen  # type: ignore[method-assign]
+
+
 class RemoteFunction:
     """Stands in for the student's function in the grader: calls go to the sandbox.
 
@@ -260,6 +285,8 @@ class RemoteFunction:
         return f"<function {self.__name__}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _LISTENING[0]:
+            raise _Fallback
         previous = sys.getprofile()
         sys.setprofile(None)  # the checker's own spy must not watch the grader's plumbing
         try:
@@ -335,6 +362,7 @@ def _run_statement(session: Session, statement: TestStatement) -> tuple[bool, st
                 student = _Opaque(str(reply.get("type", "object")))
             from course_utils.checks._core import CheckFailed
 
+            _LISTENING[0] = 0
             try:
                 import contextlib
                 import io
@@ -354,7 +382,15 @@ def _run_statement(session: Session, statement: TestStatement) -> tuple[bool, st
     if reply.get("error"):
         error = reply["error"]
         return False, f"{error.get('type')}: {error.get('message')}", "sandbox"
+    # Decided in the student's own process: at least the integrity guard must agree that
+    # the checkers and their oracles are the library's own (it catches plain patching).
+    guard, _ = session.request({"op": "run", "source": _GUARD})
+    if guard.get("error"):
+        return False, (f"{guard['error'].get('type')}: {guard['error'].get('message')}"), "sandbox"
     return True, output, "sandbox"
+
+
+_GUARD = "from course_utils import integrity as _course_integrity\n_course_integrity.verify()"
 
 
 class _Opaque:
@@ -481,6 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["TMPDIR"] = str(exchange)
     os.chdir(work)
     os.environ["NBGRADER_EXECUTION"] = "autograde"
+    _watch_servers()
     session = Session(scratch, work, float(job["cell_timeout"]), unsafe=bool(job["unsafe"]))
     started = time.perf_counter()
     try:

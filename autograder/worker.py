@@ -97,19 +97,16 @@ def encode(value: Any) -> tuple[Any, list[bytes]]:
         if isinstance(v, dict):
             return {"dict": [[walk(k, depth + 1), walk(x, depth + 1)]
                              for k, x in dict.items(v)]}
-        module = type(v).__module__.split(".")[0]
-        if module == "numpy":
-            import numpy as np
-
+        np = sys.modules.get("numpy")
+        if np is not None:
             if isinstance(v, np.ndarray):
                 blobs.append(_npy(np.ndarray.view(v, np.ndarray)))
                 return {"ndarray": len(blobs) - 1}
             if isinstance(v, np.generic):
                 blobs.append(_npy(np.asarray(v)))
                 return {"npscalar": len(blobs) - 1}
-        if module == "torch":
-            import torch
-
+        torch = sys.modules.get("torch")
+        if torch is not None:
             if isinstance(v, torch.Tensor):
                 t = v.detach().cpu()
                 blobs.append(_npy(t.numpy()))
@@ -405,7 +402,7 @@ def _shift(data: Any, by: int) -> Any:
 
 def _quiet_traceback(shell: Any):
     def show(*args: Any, **kwargs: Any) -> None:
-        etype, value, _ = sys.exc_info()
+        value = sys.exc_info()[1]
         if value is not None:
             print(f"{type(value).__name__}: {value}")
 

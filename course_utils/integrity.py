@@ -1,7 +1,13 @@
-"""The integrity guard: did the notebook's tests run unmodified?
+"""The integrity guard: a student-side check that the notebook's own tests ran unmodified.
 
-Every lesson ends with a locked, hidden test cell that calls :func:`verify`. It looks for
-the ways student code can make failing tests look like passing ones:
+It decides no points. Grading runs each submission in a sandbox and decides every test in
+the grader's process, where student code cannot reach (see ``autograder/verdicts.py``);
+patching anything here changes nothing there. This guard is for the student: when their
+own code (or a library they call) has replaced what the in-notebook tests rely on, the
+"passed" lines they read cannot be trusted, and it says so.
+
+Every lesson ends with a locked cell that calls :func:`verify`. It looks for the ways code
+can make failing tests look like passing ones:
 
 * a checker (or any function of ``course_utils``) replaced or patched: each module's
   functions and classes are compared with a fresh copy compiled from the module's source
@@ -16,10 +22,8 @@ the ways student code can make failing tests look like passing ones:
 * a ``course_utils.py`` or ``course_utils/`` (or any imported module) shadowed by a file
   in the notebook's folder.
 
-On success it prints one line that the grading command looks for; on failure it prints
-the reasons and raises :class:`IntegrityError`. The instructor's autograde command then
-scores the whole notebook zero and writes the reasons into the gradebook export and the
-feedback. A submission folder holding ``course_utils.py`` is also caught before it runs.
+On success it prints :data:`OK_MARKER`; on failure it prints the reasons and raises
+:class:`IntegrityError`. No secret is involved (there is none in a student's kernel).
 
 A snapshot of the watched objects is taken when this module is first imported (the
 lesson's locked first code cell imports it through ``course_utils.checks``), so changes
@@ -29,7 +33,6 @@ made later are caught even when the replacement looks like a library function.
 from __future__ import annotations
 
 import builtins
-import hashlib
 import importlib
 import inspect
 import os
@@ -44,18 +47,14 @@ __all__ = [
     "snapshot",
     "watch",
     "find_problems",
-    "expected_ok_line",
     "OK_MARKER",
     "FAIL_MARKER",
-    "TOKEN_ENV",
 ]
 
 #: Printed (with a digest) by :func:`verify` when nothing is wrong.
 OK_MARKER = "course_utils integrity: OK"
 #: Printed before the reasons when something is wrong.
 FAIL_MARKER = "course_utils integrity: VIOLATION"
-#: Environment variable holding the grading run's secret token.
-TOKEN_ENV = "COURSE_GRADING_TOKEN"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -455,13 +454,7 @@ def verify(folder: str | os.PathLike[str] | None = None) -> None:
             "The tests of this notebook cannot be trusted, so it scores zero: "
             + "; ".join(problems)
         )
-    print(expected_ok_line(os.environ.get(TOKEN_ENV, "")))
-
-
-def expected_ok_line(token: str) -> str:
-    """The success line :func:`verify` prints when the grading token is ``token``."""
-    digest = hashlib.sha256(f"course_utils:{token}".encode()).hexdigest()[:16]
-    return f"{OK_MARKER} [{digest}]"
+    print(OK_MARKER)
 
 
 snapshot()

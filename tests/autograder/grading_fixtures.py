@@ -100,6 +100,158 @@ def kernel_exit(nb):
     _append_to(nb, "image_kind", "import os\nos._exit(1)")
 
 
+# -- attacks on the grader itself (issue: grading that student code cannot fool) ----------
+# Each starts from the student version (every answer a stub), so any point is undeserved.
+# ``{paths}`` is replaced by the real host paths of the course being graded: the attacker
+# has read the course's source and knows exactly where everything is.
+def _student_code(nb, code: str) -> None:
+    _append_to(nb, _first_solution(nb), code)
+
+
+def forged_verdicts(nb):
+    """Replace the checkers, the OK line and the shell's error path; print fake passes."""
+    _student_code(nb, (
+        "import sys, builtins\n"
+        "from course_utils.checks import lesson00 as _l, _core\n"
+        "for _n in dir(_l):\n"
+        "    if _n.startswith('check_'):\n"
+        "        setattr(_l, _n, lambda *a, **k: print('\\u2714 passed'))\n"
+        "_core.CheckFailed = type('CheckFailed', (Exception,), {})\n"
+        "sys.setprofile(None)\n"
+        "_ip = get_ipython()\n"
+        "_ip.showtraceback = lambda *a, **k: None\n"
+        "_ip.transform_cell = lambda cell: 'pass\\n'\n"
+        "_ip.ast_transformers.append(type('T', (), {'visit': lambda self, n: n})())\n"
+        "class lesson00:\n"
+        "    def __getattr__(self, name):\n"
+        "        return lambda *a, **k: print('\\u2714 all checks passed')\n"
+        "lesson00 = lesson00()\n"
+        "import numpy as np\n"
+        "np.isclose = lambda *a, **k: np.True_\n"
+        "np.allclose = lambda *a, **k: True\n"
+        "print('course_utils integrity: OK')\n"
+        "sys.displayhook = lambda value: print(1.0)\n"))
+
+
+def stolen_expected(nb):
+    """Read the expected value from the checker's frame; return a lying array subclass."""
+    cell = _solution_cell(nb, "rescale_01")
+    cell.source = (
+        "import sys\n"
+        "import numpy as np\n\n"
+        "class _Liar(np.ndarray):\n"
+        "    def __eq__(self, other):\n"
+        "        return np.ones(np.shape(other), bool)\n"
+        "    __ne__ = lambda self, other: np.zeros(np.shape(other), bool)\n"
+        "    def __array_ufunc__(self, *a, **k):\n"
+        "        return np.ones(1, bool)\n\n"
+        "def rescale_01(image):\n"
+        "    frame = sys._getframe(1)\n"
+        "    while frame is not None:\n"
+        "        for key in ('expected', 'want', 'oracle', 'reference'):\n"
+        "            if key in frame.f_locals:\n"
+        "                return frame.f_locals[key]\n"
+        "        frame = frame.f_back\n"
+        "    return np.zeros(np.shape(image)).view(_Liar)\n")
+
+
+def filesystem_attack(nb):
+    """Knowing the host paths, try to change the gradebook, config, grader code, HOME,
+    the environment and a classmate's submission, and to print the answer key."""
+    _student_code(nb, (
+        "import os, glob, json, pathlib, signal\n"
+        "P = json.loads({paths!r})\n"
+        "def _try(what, fn):\n"
+        "    try:\n"
+        "        fn()\n"
+        "        print('ATTACK SUCCEEDED:', what)\n"
+        "    except Exception as e:\n"
+        "        print('blocked:', what, type(e).__name__)\n"
+        "def _append(path, text):\n"
+        "    with open(path, 'a') as f:\n"
+        "        f.write(text)\n"
+        "for key in ('gradebook', 'config', 'grader', 'classmate_notebook'):\n"
+        "    _try(key, lambda: _append(P[key], '\\n# pwned\\n'))\n"
+        "_try('shadow in classmate folder', lambda: pathlib.Path(P['classmate_folder'], "
+        "'numpy.py').write_text('raise SystemExit'))\n"
+        "_try('startup file', lambda: pathlib.Path(P['home'], '.ipython', 'profile_default', "
+        "'startup').mkdir(parents=True) or pathlib.Path(P['home'], '.ipython', "
+        "'profile_default', 'startup', '00.py').write_text('print(1)'))\n"
+        "_try('pth hook', lambda: pathlib.Path(P['site_packages'], 'zz_pwn.pth')"
+        ".write_text('import os'))\n"
+        "_try('checker on disk', lambda: _append(P['checker'], '\\ncheck_rescale_01 = print\\n'))\n"
+        "for pattern in (P['source_glob'], '/**/gradebook.db', '/**/*_orientation.py'):\n"
+        "    for found in glob.glob(pattern, recursive=True)[:3]:\n"
+        "        try:\n"
+        "            print('LEAK', found, open(found, errors='replace').read()[:4000])\n"
+        "        except Exception:\n"
+        "            pass\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    if pid.isdigit() and int(pid) != os.getpid():\n"
+        "        try:\n"
+        "            os.kill(int(pid), signal.SIGKILL)\n"
+        "        except Exception:\n"
+        "            pass\n"))
+
+
+def detached_child(nb):
+    """A double-forked daemon that outlives the notebook and then edits the gradebook."""
+    _student_code(nb, (
+        "import os, time, json\n"
+        "P = json.loads({paths!r})\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(5)\n"
+        "        for key in ('gradebook', 'marker'):\n"
+        "            try:\n"
+        "                open(P[key], 'a').write('late')\n"
+        "            except Exception:\n"
+        "                pass\n"
+        "        time.sleep(600)\n"
+        "    os._exit(0)\n"))
+
+
+def huge_output(nb):
+    """Forty megabytes on one line."""
+    _student_code(nb, "import sys\nsys.stdout.write('x' * 40_000_000)\nos_write = __import__('os').write\n"
+                      "os_write(1, b'y' * 1_000_000)")
+
+
+def memory_hog(nb):
+    """Ask for 3 GiB (the test sets a 2 GiB sandbox limit, so this stays bounded)."""
+    _student_code(nb, "blob = bytearray(3 * 1024**3)")
+
+
+def fork_bomb(nb):
+    """Start processes until refused (at most 400, each sleeping; bounded either way)."""
+    _student_code(nb, (
+        "import os, time\n"
+        "started = 0\n"
+        "for _ in range(400):\n"
+        "    try:\n"
+        "        pid = os.fork()\n"
+        "    except OSError:\n"
+        "        break\n"
+        "    if pid == 0:\n"
+        "        time.sleep(120)\n"
+        "        os._exit(0)\n"
+        "    started += 1\n"
+        "print('started', started)\n"))
+
+
+#: Attacks on the grader: name -> transformation of the student version.
+ATTACKS: dict[str, Callable[[nbformat.NotebookNode], None]] = {
+    "forged_verdicts": forged_verdicts,
+    "stolen_expected": stolen_expected,
+    "filesystem_attack": filesystem_attack,
+    "detached_child": detached_child,
+    "huge_output": huge_output,
+    "memory_hog": memory_hog,
+    "fork_bomb": fork_bomb,
+}
+
+
 #: name -> (base version "solution" or "student", transformation)
 ADVERSARIAL: dict[str, tuple[str, Callable[[nbformat.NotebookNode], None]]] = {
     "edited_test_cell": ("student", edited_test_cell),
@@ -115,13 +267,17 @@ ADVERSARIAL: dict[str, tuple[str, Callable[[nbformat.NotebookNode], None]]] = {
 }
 
 
-def write_submissions(folder: Path, solution: Path, student: Path) -> None:
+def write_submissions(folder: Path, solution: Path, student: Path,
+                      paths: dict[str, str] | None = None) -> None:
     """Write one submission per fixture into ``folder`` (named by student id).
 
     Besides :data:`ADVERSARIAL` it writes ``good`` (the solution), ``untouched`` (the
     student version), ``shadowing`` (the student version beside a ``course_utils.py``),
     ``broken_json`` (a truncated file), ``missing_notebook`` (a folder without one) and
-    ``zipped`` (the solution inside a zip archive).
+    ``zipped`` (the solution inside a zip archive). With ``paths`` (the host paths an
+    attacker would aim at: gradebook, config, grader, checker, classmate_notebook,
+    classmate_folder, home, site_packages, source_glob, marker) it also writes every
+    :data:`ATTACKS` submission.
     """
     import zipfile
 
@@ -132,6 +288,12 @@ def write_submissions(folder: Path, solution: Path, student: Path) -> None:
     for name, (base, change) in ADVERSARIAL.items():
         nb = nbformat.read(versions[base], as_version=4)
         change(nb)
+        (folder / f"{name}.ipynb").write_text(json.dumps(nb, indent=1), encoding="utf-8")
+    for name, change in (ATTACKS.items() if paths is not None else ()):
+        nb = nbformat.read(student, as_version=4)
+        change(nb)
+        for cell in nb.cells:
+            cell.source = cell.source.replace("{paths!r}", repr(json.dumps(paths)))
         (folder / f"{name}.ipynb").write_text(json.dumps(nb, indent=1), encoding="utf-8")
     shadow = folder / "shadowing"
     shadow.mkdir(exist_ok=True)

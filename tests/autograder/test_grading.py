@@ -1,16 +1,31 @@
-"""Grading end to end with nbgrader and a real SQLite gradebook."""
+"""Grading end to end: nbgrader's gradebook, a bubblewrap sandbox per submission, verdicts
+decided in the grader, and a class of honest and adversarial submissions graded together."""
 
 import csv
+import hashlib
+import json
+import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from autograder import grading
+from autograder.export import default_output
+from autograder.paths import REPO_ROOT
+from autograder.sandbox import sandbox_problem
+from tests.autograder.grading_fixtures import ADVERSARIAL, ATTACKS, write_submissions
 from tests.conftest import LESSONS, make_course
-from tests.autograder.grading_fixtures import ADVERSARIAL, write_submissions
 
-pytestmark = pytest.mark.grading
+pytestmark = [
+    pytest.mark.grading,
+    pytest.mark.skipif(sandbox_problem() is not None and not os.environ.get("CI"),
+                       reason=f"no sandbox here: {sandbox_problem()}"),
+]
+_WORKER_MARK = "The sandboxed side of grading"
 
 
 @pytest.fixture
@@ -21,10 +36,23 @@ def course(tmp_path, monkeypatch):
     return make_course(tmp_path / "course")
 
 
+def _sandbox_processes() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if _WORKER_MARK.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
 @pytest.mark.parametrize("lesson", [name for name in LESSONS if name != "00_orientation"])
 def test_round_trip_solution_scores_full_marks_and_stub_scores_zero(
     built_course, course, tmp_path, lesson
 ):
+    """Does the solution score full marks and the untouched student version zero?"""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     shutil.copy(built_course.solution(lesson), inbox / "alice.ipynb")
@@ -38,6 +66,8 @@ def test_round_trip_solution_scores_full_marks_and_stub_scores_zero(
 
 
 # Expected outcome per submission of lesson 00 (5 points): status, score, words in the reason.
+# Tampering with the notebook's own checkers, numpy or IPython changes nothing: the points
+# are decided in the grader, so each scores what its functions deserve.
 EXPECTED = {
     "good": ("graded", 5, ""),
     "zipped": ("graded", 5, ""),
@@ -48,31 +78,69 @@ EXPECTED = {
     "duplicated_cell_ids": ("graded", 5, ""),
     "always_equal": ("graded", 4, ""),
     "infinite_loop": ("graded", 4, "ran longer than the 20 s limit"),
-    "monkeypatched_checker": ("integrity", 0, "check_rescale_01 was replaced"),
-    "monkeypatched_numpy_testing": ("integrity", 0, "numpy.testing.assert_allclose was replaced"),
-    "overridden_showtraceback": ("integrity", 0, "showtraceback was overridden"),
+    "monkeypatched_checker": ("graded", 0, ""),
+    "monkeypatched_numpy_testing": ("graded", 5, ""),
+    "overridden_showtraceback": ("graded", 0, ""),
     "shadowing": ("integrity", 0, "course_utils.py"),
-    "kernel_exit": ("failed", 0, "the kernel died"),
+    "kernel_exit": ("graded", 4, "process died"),
     "broken_json": ("invalid", 0, "is not valid JSON"),
     "missing_notebook": ("missing", 0, "no notebook"),
+    **{name: ("graded", 0, "") for name in ATTACKS},
 }
 
 
 def test_every_fixture_has_an_expectation():
-    assert set(ADVERSARIAL) <= set(EXPECTED)
+    assert set(ADVERSARIAL) | set(ATTACKS) <= set(EXPECTED)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "absent"
 
 
 def test_a_class_with_adversarial_submissions_is_graded_fairly(
     built_course, course, tmp_path, monkeypatch
 ):
+    """Do honest students get exactly their points, attackers none, and is nothing of the
+    instructor's, the environment's or a classmate's changed, leaked or left running?"""
     monkeypatch.setenv("COURSE_CELL_TIMEOUT", "20")  # the infinite loop is stopped after 20 s
+    monkeypatch.setenv("COURSE_SANDBOX_MEMORY_MB", "2048")  # the memory hog asks for 3 GiB
+    monkeypatch.setenv("COURSE_SANDBOX_PROCESSES", "128")
     lesson = "00_orientation"
+    site_packages = Path(next(p for p in sys.path if p.endswith("site-packages")))
+    home = Path.home()
+    startup = home / ".ipython" / "profile_default" / "startup" / "00.py"
+    paths = {
+        "gradebook": str(course / "gradebook.db"),
+        "config": str(course / "nbgrader_config.py"),
+        "grader": str(REPO_ROOT / "autograder" / "verdicts.py"),
+        "checker": str(REPO_ROOT / "course_utils" / "checks" / "lesson00.py"),
+        "classmate_notebook": str(course / "submitted" / "good" / lesson / f"{lesson}.ipynb"),
+        "classmate_folder": str(course / "submitted" / "good" / lesson),
+        "home": str(home), "site_packages": str(site_packages),
+        "source_glob": str(course / "source" / "*" / "*.py"),
+        "marker": str(tmp_path / "late_marker"),
+    }
     inbox = tmp_path / "inbox"
-    write_submissions(inbox, built_course.solution(lesson), built_course.student(lesson))
+    write_submissions(inbox, built_course.solution(lesson), built_course.student(lesson), paths)
     lines = grading.collect(lesson, inbox, course_root=course)
     assert len(lines) == len(EXPECTED)
-
-    results = {r.student: r for r in grading.autograde(lesson, jobs=2, course_root=course)}
+    assert any(line.startswith("broken_json: invalid") and "not valid JSON" in line
+               for line in lines)
+    grading.autograde(lesson, jobs=1, students=["good"], course_root=course)  # registers
+    watched = [Path(paths[k]) for k in ("gradebook", "config", "grader", "checker",
+                                        "classmate_notebook")]
+    before = {p: _digest(p) for p in watched if p != Path(paths["gradebook"])}
+    pth, had_startup = site_packages / "zz_pwn.pth", startup.exists()
+    try:
+        results = {r.student: r for r in grading.autograde(lesson, jobs=2, course_root=course)}
+        time.sleep(6)  # the detached child would write after 5 s
+        assert not _sandbox_processes(), "a sandboxed process outlived its submission"
+        assert {p: _digest(p) for p in before} == before
+        assert not pth.exists() and (had_startup or not startup.exists())
+        assert not Path(paths["marker"]).exists()
+        assert not (Path(paths["classmate_folder"]) / "numpy.py").exists()
+    finally:
+        pth.unlink(missing_ok=True)
     assert set(results) == set(EXPECTED)
     for student, (status, score, reason) in EXPECTED.items():
         result = results[student]
@@ -88,36 +156,48 @@ def test_a_class_with_adversarial_submissions_is_graded_fairly(
         assert rows[student]["status"] == status and float(rows[student]["score"]) == score
         assert reason in rows[student]["reasons"]
 
-    # Feedback: one page per student, never any hidden test code.
+    # Feedback: one bounded, self-contained page per student, never any hidden test or
+    # solution code, nothing an attack found.
     pages = grading.feedback(lesson, course_root=course)
     assert {p.parent.parent.name for p in pages} == set(EXPECTED)
     for page in pages:
         text = page.read_text(encoding="utf-8")
-        assert "BEGIN HIDDEN TESTS" not in text and "seed=4021" not in text
-        assert "_integrity.verify" not in text
+        assert page.stat().st_size < 2_000_000, page
+        for secret in ("BEGIN HIDDEN TESTS", "seed=4021", "_integrity.verify", "LEAK",
+                       "ATTACK SUCCEEDED", "**Grading status"):
+            assert secret not in text, (page, secret)
+        if page.parent.parent.name in {*ATTACKS, "untouched"}:  # no answer key shown to them
+            assert "BEGIN SOLUTION" not in text and "image[:, ::-1].copy()" not in text, page
+        assert "<script" not in text and "mathjax" not in text.lower()
     good = (course / "feedback" / "good" / lesson / f"{lesson}.html").read_text(encoding="utf-8")
     assert "Hidden tests: 1 of 1 passed." in good and "Grading status: graded" in good
-    cheat = course / "feedback" / "monkeypatched_checker" / lesson / f"{lesson}.html"
-    assert "check_rescale_01 was replaced" in cheat.read_text(encoding="utf-8")
     stub = (course / "feedback" / "untouched" / lesson / f"{lesson}.html").read_text("utf-8")
     assert "not implemented yet" in stub and "Hidden tests: 0 of 1 passed." in stub
+    loud = (course / "feedback" / "huge_output" / lesson / f"{lesson}.html").read_text("utf-8")
+    assert "more characters of output not kept" in loud
+    attack = (course / "feedback" / "filesystem_attack" / lesson / f"{lesson}.html").read_text(
+        "utf-8")
+    assert "blocked: gradebook" in attack  # the attack ran, and was stopped
+    # Every graded test of an honest student was decided in the grader's process.
+    cells = json.loads((course / "grading_reports" / lesson / "good.cells.json").read_text())
+    decided = {d for c in cells["cells"] if c["max_points"] for d in c["decided"]}
+    assert decided == {"grader"}
+    # The grading log says only what matters.
+    assert "has changed" not in (course / "grading_reports" / lesson / "good.log").read_text()
 
 
-def test_hidden_failures_are_counted_but_not_shown():
-    import nbformat
+def test_grading_refuses_without_a_sandbox(course, monkeypatch):
+    """Is grading refused without a sandbox, naming the unsafe flag?"""
+    from autograder import autograde as module
+    from autograder.sandbox import SandboxUnavailable
 
-    cell = nbformat.v4.new_code_cell(
-        "check(f)\n### BEGIN HIDDEN TESTS\ncheck(f, seed=1)\ncheck(f, seed=2)\n### END HIDDEN TESTS")
-    cell.outputs = [nbformat.v4.new_output(
-        "error", ename="CheckFailed", evalue="[x | secret case 17]",
-        traceback=["\x1b[0;31mCell In[3], line 4\x1b[0m", "check(f, seed=2)"])]
-    clean = grading.sanitise_cell(cell)
-    assert "seed" not in clean.source and "Hidden tests: 1 of 2 passed." in clean.source
-    assert "secret case" not in str(clean.outputs)
-    assert "Hidden tests failed" in clean.outputs[0]["text"]
+    monkeypatch.setattr(module, "sandbox_problem", lambda: "bubblewrap is not installed")
+    with pytest.raises(SandboxUnavailable, match="--unsafe-no-sandbox"):
+        grading.autograde("00_orientation", course_root=course)
 
 
 def test_collect_rejects_bad_input(course, tmp_path):
+    """Are unusable ids, broken archives and truncated notebooks reported at collect time?"""
     with pytest.raises(ValueError, match="unknown lesson"):
         grading.collect("99_nothing", tmp_path, course_root=course)
     with pytest.raises(ValueError, match="must be a folder"):
@@ -126,35 +206,18 @@ def test_collect_rejects_bad_input(course, tmp_path):
     inbox.mkdir()
     (inbox / "bad id!.ipynb").write_text("{}")
     (inbox / "evil.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    (inbox / "cut.ipynb").write_text('{"cells": [', encoding="utf-8")
     lines = grading.collect("00_orientation", inbox, course_root=course)
     assert any("not a usable student id" in line for line in lines)
     assert any(line.startswith("evil: invalid") for line in lines)
+    assert any(line.startswith("cut: invalid") and "not valid JSON" in line for line in lines)
 
 
-def test_chained_tracebacks_are_attributed_to_the_outermost_frame():
-    import nbformat
-
-    cell = nbformat.v4.new_code_cell(
-        "check(f)\n### BEGIN HIDDEN TESTS\ncheck(f, seed=1)\n### END HIDDEN TESTS")
-    cell.outputs = [nbformat.v4.new_output(
-        "error", ename="CheckFailed", evalue="[x | case] wrong",
-        traceback=["Cell In[9], line 16, in student_fn", "ZeroDivisionError",
-                   "During handling of the above exception, another exception occurred:",
-                   "Cell In[12], line 1", "check(f)"])]
-    clean = grading.sanitise_cell(cell)
-    assert "Hidden tests: 0 of 1 passed." in clean.source
-    assert clean.outputs[0]["traceback"] == ["CheckFailed: [x | case] wrong"]
-
-
-def test_package_digest_sees_any_change_to_course_utils_files(tmp_path, monkeypatch):
-    import course_utils
-
-    copy = tmp_path / "course_utils"
-    shutil.copytree(Path(course_utils.__file__).parent, copy,
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(course_utils, "__file__", str(copy / "__init__.py"))
-    before = grading.package_digest()
-    assert grading.package_digest() == before
-    target = copy / "checks" / "lesson00.py"
-    target.write_text(target.read_text(encoding="utf-8") + "\n# tampered\n", encoding="utf-8")
-    assert grading.package_digest() != before
+def test_export_goes_to_an_ignored_folder_by_default():
+    """Does the default export path lie in a git-ignored folder, never the repository root?"""
+    output = default_output()
+    assert output.parent != REPO_ROOT
+    relative = output.relative_to(REPO_ROOT)
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(relative)], cwd=REPO_ROOT)
+    assert ignored.returncode == 0
+    assert subprocess.run(["git", "check-ignore", "-q", "grades.csv"], cwd=REPO_ROOT).returncode == 0
