@@ -2,10 +2,11 @@
 
 Run ``python benchmarks/dicom.py``; it prints one JSON line per measurement
 (``{"benchmark": "dicom", "step": ..., "seconds": ...}``) or finding. The network figures
-time the lesson's own solutions (:func:`autograder.solutions.lesson_solutions`). It uses the real GE head CT series of
-``../shared/data/ct_head_ge`` when that folder exists (28 slices, 18.5 degree gantry tilt,
-two slice spacings) and prints "skipped: no real data" otherwise; the synthetic and
-network figures are always measured, and so is every lesson 02 checker on the solution.
+time the lesson's own solutions (:func:`autograder.solutions.lesson_solutions`). It uses
+the real GE head CT series of ``../shared/data/ct_head_ge`` when that folder exists (28
+slices, 18.5 degree gantry tilt, two slice spacings) and prints "skipped: no real data"
+otherwise; the synthetic and network figures are always measured, and so is every lesson
+02 checker on the solution.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ in-process :class:`~course_utils.dicom.pacs.PacsServer`.
 
 References
 ----------
-Orthanc Book, "Configuration of Orthanc" (https://orthanc.uclouvain.be/book/users/configuration.html).
+Orthanc Book, "Configuration of Orthanc":
+https://orthanc.uclouvain.be/book/users/configuration.html
 """
 
 from __future__ import annotations

@@ -196,7 +196,8 @@ def _compare_deid(check: Check, label: str, original: Any, result: Any, ledger: 
         if tag in _NEW_ELEMENTS:
             continue
         action = profile_action(tag)
-        where = f"{label}: {path}{elem.keyword or 'private'} ({elem.tag.group:04X},{elem.tag.element:04X})"
+        tag_text = f"({elem.tag.group:04X},{elem.tag.element:04X})"
+        where = f"{label}: {path}{elem.keyword or 'private'} {tag_text}"
         new = result.get(tag, None)
         if action is None:
             _kept(check, where, elem, new, recurse)

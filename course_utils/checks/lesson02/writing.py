@@ -70,7 +70,8 @@ def _file_meta(check: Check, label: str, back: Any) -> None:
         f"{syntax or 'none (the file meta information is missing or incomplete)'}",
         _META_HINT,
     )
-    check.equal(str(meta.get("MediaStorageSOPInstanceUID", "")), str(back.get("SOPInstanceUID", "?")),
+    check.equal(str(meta.get("MediaStorageSOPInstanceUID", "")),
+                str(back.get("SOPInstanceUID", "?")),
                 f"{label}: MediaStorageSOPInstanceUID = SOPInstanceUID",
                 hint="the file meta must name the same instance as the data set")
     check.equal(str(meta.get("MediaStorageSOPClassUID", "")), str(back.get("SOPClassUID", "?")),
@@ -119,8 +120,8 @@ def _derivation(check: Check, label: str, back: Any, reference: Any) -> None:
         "set ds.DerivationDescription, e.g. 'smoothed with a 3x3 mean filter'",
     )
     sources = back.get("SourceImageSequence") or []
-    refs = [(str(item.get("ReferencedSOPClassUID", "")), str(item.get("ReferencedSOPInstanceUID", "")))
-            for item in sources]
+    refs = [(str(item.get("ReferencedSOPClassUID", "")),
+             str(item.get("ReferencedSOPInstanceUID", ""))) for item in sources]
     want = (str(reference.SOPClassUID), str(reference.SOPInstanceUID))
     check.true(
         want in refs,
