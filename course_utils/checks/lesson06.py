@@ -484,8 +484,27 @@ def _two_models(rng: np.random.Generator, n_pos: int, n_neg: int,
     return y, np.round(a, 3), np.round(b, 3)
 
 
+def _interval_hint(interval: tuple[float, float], result: Any, alpha: float) -> str:
+    """Name the likely mistake from the whole interval, compared with scipy's."""
+    low, high = interval
+    ref_low = float(result.confidence_interval.low)
+    ref_high = float(result.confidence_interval.high)
+    width, ref_width = high - low, max(ref_high - ref_low, 1e-12)
+    if abs(-high - ref_low) + abs(-low - ref_high) < 0.5 * ref_width < abs(low - ref_low) \
+            + abs(high - ref_high):
+        return ("the difference is AUC(model A) - AUC(model B), in that order; return "
+                "(low, high)")
+    if width > 1.7 * ref_width:
+        return ("resample the CASES, and use the SAME index for both models in every round "
+                "(index = rng.integers(0, n, size=n), applied to y_true, scores_a and "
+                "scores_b together): the two models were scored on the same patients, so "
+                "their errors are correlated, and resampling them apart forgets that and "
+                "widens the interval")
+    return ""
+
+
 def _bound_ok(check: Check, got: float, result: Any, *, upper: bool, alpha: float,
-              n_boot: int, case: str) -> None:
+              n_boot: int, case: str, hint: str) -> None:
     diffs = np.sort(result.bootstrap_distribution)
     p = 1 - alpha / 2 if upper else alpha / 2
     which = "upper bound" if upper else "lower bound"
@@ -499,19 +518,13 @@ def _bound_ok(check: Check, got: float, result: Any, *, upper: bool, alpha: floa
         return
     level = (below + upto) / 2
     tail = 1 - alpha if upper else alpha
-    mirrored = 1 - p
-    if abs(level - tail) <= margin:
+    if not hint and abs(level - tail) <= margin:
         hint = ("a two-sided interval leaves alpha / 2 in EACH tail: take the "
                 "100 * alpha / 2 and 100 * (1 - alpha / 2) percentiles")
-    elif abs(level - mirrored) <= margin or level in (0.0, 1.0):
-        hint = ("the difference is AUC(model A) - AUC(model B), in that order; return "
-                "(low, high)")
-    else:
-        hint = ("resample the CASES, and use the SAME index for both models in every round "
-                "(index = rng.integers(0, n, size=n), applied to y_true, scores_a and "
-                "scores_b together): the two models were scored on the same patients, so "
-                "their errors are correlated, and resampling them apart forgets that and "
-                "widens the interval")
+    elif not hint:
+        hint = ("each round: index = rng.integers(0, n, size=n), the same for labels and "
+                "both models; skip rounds with one class; the bounds are the "
+                "100 * alpha / 2 and 100 * (1 - alpha / 2) percentiles of AUC(A) - AUC(B)")
     check.fail(case, f"{which}: expected about {expected:.4f} (scipy.stats.bootstrap, "
                f"paired, percentile method, {diffs.size} resamples), got {got:.4f}: that is "
                f"percentile {100 * level:.1f} of the paired bootstrap differences, where "
@@ -563,9 +576,10 @@ def check_paired_bootstrap_auc_diff(check: Check, *, seed: int, n_random: int) -
             case, y, a, b, n_boot=n_boot, alpha=alpha, seed=boot_seed,
             hint="a resample can hold one class only: skip that round"), case)
         result = _reference_diff_bootstrap(y, a, b, alpha, int(rng.integers(0, 2**31)))
+        hint = _interval_hint(interval, result, alpha)
         for upper in (False, True):
             _bound_ok(check, interval[upper], result, upper=upper, alpha=alpha,
-                      n_boot=n_boot, case=case)
+                      n_boot=n_boot, case=case, hint=hint)
     label, y, a, b, n_boot, alpha = cases[0]
     first = check.call(f"{label}, seed={seed}", y, a, b, n_boot=100, alpha=alpha, seed=seed)
     again = check.call(f"{label}, seed={seed}, called again", y, a, b, n_boot=100,

@@ -56,13 +56,13 @@ def reliability_diagram(y_true: Any, prob: Any, *, n_bins: int = 10, ax: Any = N
     ax = axes_or_new(ax, (5.0, 5.0))
     observed, predicted = calibration_curve(y, p, n_bins=n_bins, strategy="uniform")
     counts, edges = np.histogram(p, bins=np.linspace(0, 1, n_bins + 1))
-    ax.plot([0, 1], [0, 1], ":", color="0.5", label="perfectly calibrated")
-    ax.plot(predicted, observed, "o-", color=color, label=label)
     twin = getattr(ax, "_count_axis", None)
-    if twin is None:
+    if twin is None:  # first curve on these axes: the diagonal and the count axis
+        ax.plot([0, 1], [0, 1], ":", color="0.5", label="perfectly calibrated")
         twin = ax.twinx()
         ax._count_axis = twin
         twin.set_ylabel("cases per bin (bars)")
+    ax.plot(predicted, observed, "o-", color=color, label=label)
     twin.bar(edges[:-1], counts, width=np.diff(edges), align="edge", alpha=0.15,
              color=color)
     ax.set_zorder(twin.get_zorder() + 1)
