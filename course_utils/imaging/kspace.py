@@ -68,6 +68,9 @@ def apply_line_mask(kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
     numpy.ndarray
         A new complex array with the skipped rows set to 0.
     """
-    kspace = check_array(kspace, "kspace", ndim=2, kind="numeric")
+    kspace = check_array(kspace, "kspace", ndim=2)
+    if kspace.dtype.kind not in "biufc":
+        raise TypeError(f"kspace must be a numeric (usually complex) array, got dtype "
+                        f"{kspace.dtype}")
     mask = check_array(mask, "mask", ndim=1, kind="bool", shape=(kspace.shape[0],))
     return np.where(mask[:, None], kspace, 0).astype(np.complex128)

@@ -84,7 +84,8 @@ def journey_table() -> list[dict[str, object]]:
 
 def fluoroscopy_series(n_frames: int = 24, size: int = 128, frame_time_ms: float = 66.7,
                        i0: float = 400.0,
-                       rng: np.random.Generator | int | None = 0) -> tuple[np.ndarray, float]:
+                       rng: np.random.Generator | int | None = 0
+                       ) -> tuple[np.ndarray, float, np.ndarray]:
     """A synthetic angiography run: contrast fills a vessel tree, frame by frame (t, y, x).
 
     A low-dose X-ray image (Poisson counts from ``i0`` photons per pixel) through soft
@@ -112,6 +113,8 @@ def fluoroscopy_series(n_frames: int = 24, size: int = 128, frame_time_ms: float
         Photometric Interpretation).
     frame_time_ms : float
         The time between frames, as DICOM (0018,1063) *Frame Time*.
+    vessels : numpy.ndarray
+        Boolean (size, size): the ground truth, where the vessels' centre lines run.
     """
     n_frames = check_int(n_frames, "n_frames", minimum=2, maximum=500)
     size = check_int(size, "size", minimum=32, maximum=1024)
@@ -126,6 +129,10 @@ def fluoroscopy_series(n_frames: int = 24, size: int = 128, frame_time_ms: float
     vessels = [(0.30, 0.25), (0.35, -0.05), (0.62, 0.15)]
     front_speed = 1.6 / (n_frames * frame_time_ms / 1000)    # fills in ~60 % of the run
     frames = np.empty((n_frames, size, size), dtype=np.uint16)
+    vessels_mask = np.zeros((size, size), dtype=bool)
+    for x0, drift in vessels:
+        centre = x0 + drift * y + 0.03 * np.sin(9 * y + x0 * 10)
+        vessels_mask |= np.abs(x - centre) < 0.006
     for k in range(n_frames):
         seconds = k * frame_time_ms / 1000
         contrast = np.zeros_like(tissue)
@@ -137,4 +144,4 @@ def fluoroscopy_series(n_frames: int = 24, size: int = 128, frame_time_ms: float
             contrast += 1.2 * near * (arrived & ~washed)
         counts = generator.poisson(i0 * np.exp(-(tissue + contrast)))
         frames[k] = np.clip(counts, 0, 65535)
-    return frames, frame_time_ms
+    return frames, frame_time_ms, vessels_mask

@@ -157,7 +157,8 @@ def dynamic_pet(frame_mid_s: np.ndarray, shape: tuple[int, int, int] = (8, 48, 4
 
     The blood curve is a sum of exponentials (a fast 40 s and a slow 15 min clearance
     over a plateau); tissue with influx rate ``Ki`` (irreversible uptake, as FDG in a
-    tumour) accumulates ``Ki x integral of the blood curve``, plus 5 % blood volume.
+    tumour) accumulates ``Ki x integral of the blood curve``, plus 5 % blood volume; the
+    aorta is blood.
     Values are plausible, not fitted to a patient. Physical decay is applied (the values
     are not decay-corrected).
 
@@ -183,7 +184,9 @@ def dynamic_pet(frame_mid_s: np.ndarray, shape: tuple[int, int, int] = (8, 48, 4
                                 + 1.5 * 900 * (1 - np.exp(-times / 900)) + 0.6 * times)
     ki = np.clip(suv - 0.4, 0, None) / 3600.0           # per s: SUV ~ Ki x 1 h of blood
     decay = 2.0 ** (-times / F18_HALF_LIFE_S)
-    fraction_blood = np.where(suv > 0, 0.05, 0.0)
+    aorta = suv == 1.8                                   # blood itself
+    ki[aorta] = 0.0
+    fraction_blood = np.where(aorta, 1.0, np.where(suv > 0, 0.05, 0.0))
     series = (fraction_blood[None] * blood[:, None, None, None]
               + ki[None] * integral[:, None, None, None])
     return series * decay[:, None, None, None]

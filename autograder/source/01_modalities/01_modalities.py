@@ -453,12 +453,14 @@ from scipy import ndimage, stats
 
 uniform = ndimage.binary_erosion(phantom.hu == 0, iterations=3)
 doses = np.array([1e3, 3e3, 1e4, 3e4, 1e5, 3e5])
+noise_free = reconstruction.reconstruct(line_int, theta, phantom.pixel_mm)
 noise_hu = []
 for i0 in doses:
     counts = projection.detector_counts(line_int, i0, rng=7)
     measured = -np.log(np.maximum(counts, 1) / i0)
     mu = reconstruction.reconstruct(measured, theta, phantom.pixel_mm)
-    noise_hu.append(np.std(1000 * (mu - phantom.mu_water) / phantom.mu_water, where=uniform))
+    # noise: what the photon statistics added to the noise-free reconstruction
+    noise_hu.append(np.std(1000 * (mu - noise_free) / phantom.mu_water, where=uniform))
 fit = stats.linregress(np.log(doses), np.log(noise_hu))
 print(f"noise SD ∝ I0^{fit.slope:.3f} (r = {fit.rvalue:.4f}); Poisson statistics predict -0.5")
 
@@ -511,7 +513,7 @@ print(ct.describe())
 # per frame.
 
 # %%
-frames, frame_ms = modalities.fluoroscopy_series(n_frames=24, size=128)
+frames, frame_ms, vessel = modalities.fluoroscopy_series(n_frames=24, size=128)
 print(f"fluoroscopy run: shape {frames.shape} (time, row, column), dtype {frames.dtype}, "
       f"frame time {frame_ms} ms")
 pixel_mm = 0.4
@@ -519,11 +521,11 @@ fig, axes = plt.subplots(1, 5, figsize=(15, 3.4))
 for ax, k in zip(axes[:4], (0, 6, 12, 20)):
     show_image(frames[k], spacing=(pixel_mm, pixel_mm), title=f"t = {k * frame_ms / 1000:.2f} s",
                ax=ax)
-vessel = (slice(70, 74), slice(48, 52))
 seconds = np.arange(len(frames)) * frame_ms / 1000
-axes[4].plot(seconds, frames[(slice(None),) + vessel].mean(axis=(1, 2)), color="0.2")
+lower = vessel & (np.arange(128)[:, None] > 64)          # the lower half of the vessel tree
+axes[4].plot(seconds, frames[:, lower].mean(axis=1), color="0.2")
 axes[4].set_xlabel("time (s)")
-axes[4].set_ylabel("mean counts in a vessel")
+axes[4].set_ylabel("mean counts in the lower vessels")
 axes[4].set_title("contrast arrives, then washes out")
 fig.tight_layout()
 
@@ -570,8 +572,8 @@ lesson01.check_centred_kspace(centred_kspace, seed=1505, n_random=30)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# A real MR image (pydicom-data's `MR2_UNCR.dcm`, a 1024x1024 Philips scan, averaged to
-# 256x256) and its k-space. Caveat: a scanner's raw k-space is complex and comes from
+# A real MR image (pydicom-data's `MR2_UNCR.dcm`, a 1024x1024 Philips scan of a
+# shoulder, averaged to 256x256) and its k-space. Caveat: a scanner's raw k-space is complex and comes from
 # several coils; here we transform the stored magnitude image, which is enough to see
 # what sampling does. Skipping every other phase-encoding line halves the scan time and
 # the field of view: the image **folds over** (aliasing). Keeping only the centre keeps
@@ -589,14 +591,14 @@ except NotImplementedError:
     print("Implement centred_kspace above; showing numpy's instead.")
     k = np.fft.fftshift(np.fft.fft2(mr))
 extent = (0, mr.shape[1] * mr_mm, mr.shape[0] * mr_mm, 0)
-fig, axes = plt.subplots(1, 4, figsize=(16, 4))
+fig, axes = plt.subplots(1, 4, figsize=(17, 4.4))
 axes[0].imshow(mr, cmap="gray", extent=extent)
 axes[0].set_title(f"MR, {mr.shape[0]}x{mr.shape[1]}, {mr_mm:.2f} mm pixels")
 axes[1].imshow(np.log10(np.abs(k) + 1), cmap="gray",
                extent=(-128, 128, 128, -128))
 axes[1].set_title("centred k-space, log10 |F|")
-axes[1].set_xlabel("k_x (cycles per field of view)")
-axes[1].set_ylabel("k_y (cycles per field of view)")
+axes[1].set_xlabel("k_x (cycles per FOV)")
+axes[1].set_ylabel("k_y (cycles per FOV)")
 for ax, (centre_lines, every, title) in zip(
         axes[2:], [(0, 2, "every other line: aliasing"), (32, 256, "centre 32 lines: blur")]):
     mask = kspace.line_mask(mr.shape[0], centre_lines, every)
@@ -1005,10 +1007,11 @@ dab = hed[..., 2]
 positive = dab > 0.05
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.3))
 show_image(ihc, title="immunohistochemistry (RGB)", ax=axes[0])
-show_image(hed[..., 0], title="haematoxylin (optical density)", ax=axes[1],
-           cmap="gray_r", colorbar="stain amount (OD units)")
+show_image(hed[..., 0], title="haematoxylin", ax=axes[1], cmap="gray_r", vmin=0,
+           vmax=np.percentile(hed[..., 0], 99.5), colorbar="stain amount (relative OD)")
 show_image(dab, title=f"DAB: {positive.mean():.0%} of pixels above 0.05", ax=axes[2],
-           cmap="gray_r", colorbar="stain amount (OD units)")
+           cmap="gray_r", vmin=0, vmax=np.percentile(dab, 99.5),
+           colorbar="stain amount (relative OD)")
 fig.tight_layout()
 
 # %% [markdown]
