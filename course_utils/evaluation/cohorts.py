@@ -173,7 +173,7 @@ def second_site(
     numpy.ndarray
         uint8 ``(N, H, W)``, a new array.
     """
-    images = check_array(images, "images", ndim=3, kind="integer")
+    images = check_array(images, "images", ndim=3)
     if images.dtype != np.uint8:
         raise TypeError(f"images must be uint8, got {images.dtype}")
     gamma = check_number(gamma, "gamma", minimum=0.05, maximum=20)
