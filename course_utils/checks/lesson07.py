@@ -372,6 +372,23 @@ def _dice_oracle(logits: torch.Tensor, target: torch.Tensor, smooth: float) -> t
     return 1 - dice.mean()
 
 
+def _dice_hint(got: torch.Tensor, logits: torch.Tensor, target: torch.Tensor,
+               smooth: float) -> str | None:
+    """Name the usual mistake when the student's value matches it."""
+    value = float(got.detach())
+    p = torch.softmax(logits.double(), dim=1)[:, 1]
+    t = target.double()
+    whole = 1 - float((2 * (p * t).sum() + smooth) / (p.sum() + t.sum() + smooth))
+    if smooth and math.isclose(value, float(_dice_oracle(logits, target, 0.0)), rel_tol=1e-4,
+                               abs_tol=1e-6):
+        return ("this is the value without the smoothing term: add smooth to the numerator "
+                "AND the denominator (an empty mask predicted empty must give D = 1)")
+    if logits.shape[0] > 1 and math.isclose(value, whole, rel_tol=1e-4, abs_tol=1e-6):
+        return ("this is the Dice of the whole batch pooled: compute D per image (sums over "
+                "dims 1 and 2), then average; not over the whole batch")
+    return None
+
+
 @checker("soft_dice_loss", n_random=8)
 def check_soft_dice_loss(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``soft_dice_loss(logits, target, smooth=1.0)``: value, dtype and gradient."""
@@ -409,7 +426,7 @@ def check_soft_dice_loss(check: Check, *, seed: int, n_random: int) -> None:
     for case, logits, target, smooth in cases:
         leaf = logits.clone().requires_grad_(True)
         got = _call(check, case, leaf, target, smooth=smooth)
-        if isinstance(got, torch.Tensor) and got.ndim == 1 and got.shape[0] == logits.shape[0] > 1:
+        if isinstance(got, torch.Tensor) and got.ndim == 1 and got.shape[0] == logits.shape[0]:
             check.fail(case, f"expected one number for the batch (a 0-d tensor), got shape "
                        f"{tuple(got.shape)}", "average the per-image Dice losses: .mean()")
         _tensor(check, got, case, shape=(), dtype=logits.dtype,
@@ -420,7 +437,8 @@ def check_soft_dice_loss(check: Check, *, seed: int, n_random: int) -> None:
                        "without the smoothing term an empty mask predicted empty is 0 / 0; "
                        "add smooth to the numerator and the denominator")
         tol = 1e-5 if logits.dtype == torch.float32 else 1e-10
-        _close(check, got, expected, case, atol=tol, rtol=tol, hint=hint_value)
+        _close(check, got, expected, case, atol=tol, rtol=tol,
+               hint=_dice_hint(got, logits, target, smooth) or hint_value)
         if not got.requires_grad:
             check.fail(case, "the loss has no gradient (requires_grad is False)",
                        "compute it with torch operations on softmax probabilities: no "
@@ -430,7 +448,9 @@ def check_soft_dice_loss(check: Check, *, seed: int, n_random: int) -> None:
         (ref_grad,) = torch.autograd.grad(_dice_oracle(ref_leaf, target, smooth), ref_leaf)
         _close(check, grad, ref_grad, f"{case}: gradient with respect to the logits",
                atol=10 * tol, rtol=1e-4, hint="the value is right but the gradient is not: "
-               "do not detach any part of the computation")
+               "p must be softmax(logits, dim=1)[:, 1], which depends on BOTH channels' "
+               "logits (a sigmoid of channel 1 alone does not), and no part of the "
+               "computation may be detached")
 
 
 # -- 4. the trained U-Net ------------------------------------------------------------------

@@ -175,8 +175,8 @@ def train_gan_1d(data: Any, *, steps: int = 1500, batch_size: int = 128, noise_d
         g_loss = bce(discriminator(fake), ones)
         g_loss.backward()
         opt_g.step()
-        d_hist.append(float(d_loss))
-        g_hist.append(float(g_loss))
+        d_hist.append(float(d_loss.detach()))
+        g_hist.append(float(g_loss.detach()))
         if snapshot_every and step % snapshot_every == 0:
             snapshots[step] = sample()
     return GANResult(samples=sample(), snapshots=snapshots, d_loss=np.array(d_hist),
