@@ -734,6 +734,43 @@ def deid_zero_dates(ds, secret):
     return out
 
 
+def hu_float32(ds):
+    return to_hu(ds).astype(np.float32)  # the text asks for float64
+
+
+def display_float32(ds):
+    return for_display(ds).astype(np.float32)
+
+
+def volume_without_minimum(paths):
+    slices = [pydicom.dcmread(p) for p in paths]
+    if len(slices) == 1:  # "a single slice is a volume of depth 1"
+        dy, dx = (float(v) for v in slices[0].PixelSpacing)
+        return to_hu(slices[0])[None], (float(slices[0].SliceThickness), dy, dx)
+    return load_volume(paths)
+
+
+def store_silent_failure(paths, *args, **kwargs):
+    try:
+        return dicom_store(paths, *args, **kwargs)
+    except ConnectionError:
+        return [-1] * len(paths)
+
+
+def find_silent_failure(*args, **kwargs):
+    try:
+        return dicom_find(*args, **kwargs)
+    except ConnectionError:
+        return []
+
+
+def get_silent_failure(*args, **kwargs):
+    try:
+        return dicom_get(*args, **kwargs)
+    except ConnectionError:
+        return []
+
+
 class NoTimeoutAE(AE):
     """An AE left with pynetdicom's default timeouts (30 s for the association)."""
 
@@ -847,6 +884,12 @@ WRONG = [
     ("check_deidentify", deid_zero_dates, "not valid for VR"),
     ("check_echo", echo_without_timeouts, "had not returned after 8 s"),
     ("check_get", get_names_by_index, "should be named"),
+    ("check_to_hu", hu_float32, "expected dtype float64, got float32"),
+    ("check_for_display", display_float32, "expected dtype float64, got float32"),
+    ("check_load_volume", volume_without_minimum, "single slice"),
+    ("check_store", store_silent_failure, "where nothing listens"),
+    ("check_find", find_silent_failure, "where nothing listens"),
+    ("check_get", get_silent_failure, "where nothing listens"),
 ]
 
 

@@ -693,12 +693,14 @@ def load_volume(paths):
     Raises
     ------
     ValueError
-        If the files belong to several series; if the gaps are not uniform (a gap more than
+        If there are fewer than 2 files; if the files belong to several series; if the gaps are not uniform (a gap more than
         1 % or 0.001 mm, whichever is larger, away from the median gap; the message must
         mention "spacing"); if the stack is tilted (angle between ``p_last - p_first`` and
         ``n`` above 0.1 degree; the message must mention "tilt").
     """
     ### BEGIN SOLUTION
+    if len(paths) < 2:
+        raise ValueError(f"a volume needs at least 2 slices, got {len(paths)}")
     slices = [pydicom.dcmread(p) for p in paths]
     if len({str(ds.SeriesInstanceUID) for ds in slices}) != 1:
         raise ValueError("these files belong to more than one series")
@@ -1142,13 +1144,20 @@ except NotImplementedError:
 # * `dicom_find`: Study Root FIND; the query is a `Dataset` with `QueryRetrieveLevel`, the
 #   matching keys (PatientID, StudyInstanceUID) and, **empty**, the key you want back;
 #   keep the identifiers of the *pending* responses (0xFF00, 0xFF01); return the sorted,
-#   unique UIDs.
+#   unique UIDs. (The course's archive never sends the same UID twice, so the checker
+#   cannot see whether you remove duplicates: do it anyway, it costs one `set`.)
 # * `dicom_get`: Study Root GET at SERIES level; request the storage contexts with
 #   `StoragePresentationContexts` (at most 128 contexts in total), give the SCP role for
 #   each with `build_role(uid, scp_role=True)` in `ext_neg`, and handle `evt.EVT_C_STORE`:
 #   `ds = event.dataset; ds.file_meta = event.file_meta`, save it in `folder` as
 #   `<SOPInstanceUID>.dcm` with `enforce_file_format=True`, return 0. Return the sorted
 #   paths written.
+#
+# The checker sees what it can: the archive's log (who called, what was asked, whether the
+# association was released), the files (unchanged after C-STORE; named
+# `<SOPInstanceUID>.dcm` after C-GET), a closed port (ConnectionError), and a silent peer
+# that accepts the connection but never answers (a `dicom_echo` without timeouts waits 30 s
+# there, pynetdicom's default, and fails).
 
 # %% nbgrader={"grade": false, "grade_id": "dicom_network", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def dicom_echo(host, port, called_ae, *, calling_ae="STUDENT", timeout=10.0):

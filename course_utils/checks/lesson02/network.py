@@ -112,6 +112,20 @@ def _silent_peer() -> Iterator[int]:
         listener.close()
 
 
+def _refused(check: Check, what: str, arguments: Callable[[str, int, str], tuple],
+             **kwargs: Any) -> None:
+    """The student's function, pointed at a loopback port where nothing listens, must raise
+    ConnectionError (its docstring says so) rather than return something.
+    ``arguments(host, port, called_ae)`` gives its positional arguments."""
+    from course_utils.dicom.pacs import LOOPBACK, free_port
+
+    port = free_port()
+    _expect_error_bounded(check, f"{what} to {LOOPBACK}:{port} where nothing listens",
+                          ConnectionError, None, *arguments(LOOPBACK, port, "ANYONE"),
+                          hint="if assoc.is_established is False, raise ConnectionError "
+                          "instead of returning", **kwargs)
+
+
 def _server(folder: Path, ae_title: str = "CHECKPACS") -> Any:
     from course_utils.dicom.pacs import PacsServer
 
@@ -297,6 +311,8 @@ def check_store(check: Check, *, seed: int, n_random: int) -> None:
             _released(check, case, server, calling)
         finally:
             server.stop()
+        _refused(check, "C-STORE", lambda host, port, aet: (paths, host, port, aet),
+                 calling_ae=calling, timeout=3.0)
 
 
 def _find_archive(root: Path, seed: int) -> tuple[Any, dict[str, Any]]:
@@ -424,6 +440,8 @@ def check_find(check: Check, *, seed: int, n_random: int) -> None:
             )
         finally:
             server.stop()
+        _refused(check, "C-FIND", lambda host, port, aet: (host, port, aet, "STUDY"),
+                 patient_id="", calling_ae="FINDSCU", timeout=3.0)
 
 
 @checker("get", n_random=0)
@@ -520,4 +538,9 @@ def check_get(check: Check, *, seed: int, n_random: int) -> None:
             _released(check, "C-GET", server, "GETSCU")
         finally:
             server.stop()
+        target = root / "never_received"
+        target.mkdir()
+        _refused(check, "C-GET", lambda host, port, aet: (
+            host, port, aet, s["a"].study_uid, s["a"].series_uid, os.fspath(target)),
+            calling_ae="GETSCU", timeout=3.0)
 

@@ -105,7 +105,7 @@ def _to_hu_cases(rng: np.random.Generator, n: int) -> list[tuple[str, Any]]:
 
 @checker("to_hu", n_random=8)
 def check_to_hu(check: Check, *, seed: int, n_random: int) -> None:
-    """Check ``to_hu(ds) -> float array``: stored values x RescaleSlope + RescaleIntercept.
+    """Check ``to_hu(ds) -> float64 array``: stored values x RescaleSlope + RescaleIntercept.
 
     Absent rescale attributes mean slope 1 and intercept 0. Oracle:
     ``pydicom.pixels.apply_rescale(ds.pixel_array, ds)``, with NaN where the stored value is
@@ -135,14 +135,14 @@ def check_to_hu(check: Check, *, seed: int, n_random: int) -> None:
         if padding.any() and isinstance(got, np.ndarray) and got.shape == expected.shape:
             # the image pixels first, so that the hint matches the mistake
             check.array(got[~padding], expected[~padding], f"{label}: the image pixels",
-                        dtype="float", rtol=1e-9, atol=1e-9, hint=hint)
-        check.array(got, expected, label, dtype="float", rtol=1e-9, atol=1e-9,
+                        dtype=np.float64, rtol=1e-9, atol=1e-9, hint=hint)
+        check.array(got, expected, label, dtype=np.float64, rtol=1e-9, atol=1e-9,
                     hint=_PADDING_HINT if padding.any() else hint)
 
 
 @checker("window_level", n_random=10)
 def check_window_level(check: Check, *, seed: int, n_random: int) -> None:
-    """Check ``window_level(values, center, width) -> float array in [0, 1]``.
+    """Check ``window_level(values, center, width) -> float64 array in [0, 1]``.
 
     DICOM's LINEAR function (PS3.3 C.11.2.1.2.1): 0 where ``x <= c - 0.5 - (w - 1) / 2``,
     1 where ``x > c - 0.5 + (w - 1) / 2``, else ``(x - (c - 0.5)) / (w - 1) + 0.5``.
@@ -193,7 +193,7 @@ def check_window_level(check: Check, *, seed: int, n_random: int) -> None:
             got,
             linear_window(values, center, width),
             label,
-            dtype="float",
+            dtype=np.float64,
             rtol=1e-9,
             atol=1e-9,
             hint=hint,
@@ -280,7 +280,7 @@ def _display_cases(rng: np.random.Generator, n: int) -> list[tuple[str, Any]]:
 
 @checker("for_display", n_random=6)
 def check_for_display(check: Check, *, seed: int, n_random: int) -> None:
-    """Check ``for_display(ds) -> float array in [0, 1]`` (0 black, 1 white).
+    """Check ``for_display(ds) -> float64 array in [0, 1]`` (0 black, 1 white).
 
     Rescale to modality units, then apply the FIRST window of the file with DICOM's LINEAR
     function (min-max scaling of the image pixels when the file has no window; zeros for a
@@ -314,7 +314,7 @@ def check_for_display(check: Check, *, seed: int, n_random: int) -> None:
         if padding.any() and isinstance(got, np.ndarray) and got.shape == expected.shape:
             # the image pixels first, so that the hint matches the mistake
             check.array(got[~padding], expected[~padding], f"{case}: the image pixels",
-                        dtype="float", rtol=1e-7, atol=1e-7,
+                        dtype=np.float64, rtol=1e-7, atol=1e-7,
                         hint="order: rescale (slope/intercept) -> first window (LINEAR) or "
                         "min-max over the image pixels only (not the padding) -> invert if "
                         "PhotometricInterpretation is MONOCHROME1 (1 - value)")
@@ -322,7 +322,7 @@ def check_for_display(check: Check, *, seed: int, n_random: int) -> None:
             got,
             expected,
             case,
-            dtype="float",
+            dtype=np.float64,
             rtol=1e-7,
             atol=1e-7,
             hint="padding pixels (PixelPaddingValue) are not image: show them black (0), "

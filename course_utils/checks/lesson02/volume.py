@@ -59,6 +59,7 @@ def _good_cases(root: Path, seed: int, n_random: int) -> list[tuple[str, phantom
         (("gaps 0.8 % away from the median (5, 5, 5, 5.04, 4.96, 5, 5 mm): within the 1 % "
          "tolerance"), {"gaps": (5.0, 5.0, 5.0, 5.04, 4.96, 5.0, 5.0)}),
         ("gantry tilt of 0.05 degree: below the 0.1 degree limit", {"tilt_deg": 0.05}),
+        ("two slices, the minimum", {"n_slices": 2}),
     ]
     cases = [
         (label, phantoms.write_ct_series(root / f"c{k}", seed=seed + k, **{**_SMALL, **kw}))
@@ -153,7 +154,7 @@ def check_load_volume(check: Check, *, seed: int, n_random: int) -> None:
     and the files left unchanged. Non-uniform spacing (a gap more than 1 % or 0.001 mm from
     the median) must raise ValueError mentioning "spacing", gantry tilt above 0.1 degree
     ValueError mentioning "tilt" (each tested on both sides of its threshold), several
-    series ValueError. Oracle: the phantom's ground truth.
+    series or fewer than 2 files ValueError. Oracle: the phantom's ground truth.
     """
     with tempfile.TemporaryDirectory(prefix="course_l02_volume_") as tmp:
         root = Path(tmp)
@@ -167,6 +168,14 @@ def check_load_volume(check: Check, *, seed: int, n_random: int) -> None:
             check.true(word in str(err).lower(), label,
                        f"the ValueError should say what is wrong (mention '{word}'), got: {err}",
                        hint)
+        single = phantoms.write_ct_series(root / "single", n_slices=1, rows=8, columns=8,
+                                          seed=seed + 98)
+        check.expect_error(
+            "a single slice (a volume needs at least 2)",
+            ValueError,
+            list(single.paths),
+            hint="with fewer than 2 files there is no gap to measure: raise ValueError",
+        )
         other = phantoms.write_ct_series(
             root / "other", n_slices=3, rows=20, columns=24, seed=seed + 99, series_number=7
         )
