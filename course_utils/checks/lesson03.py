@@ -777,13 +777,17 @@ def check_match_ratio_test(check: Check, *, seed: int, n_random: int) -> None:
             with np.errstate(divide="ignore", invalid="ignore"):
                 r = order[:, 0] / order[:, 1]
                 r2 = (order[:, 0] / order[:, 1]) ** 2
+            if d1.dtype == np.uint8:
+                check.fail(label, f"expected the matches {expected[:4].tolist()}..., got "
+                           f"{got[:4].tolist()}...", "convert the descriptors to float before "
+                           "subtracting: in uint8, 3 - 5 = 254")
             known = {
                 "the pairs (j, i) instead of (i, j)": expected[:, ::-1],
+                "ratio <= max_ratio instead of <": np.column_stack([
+                    np.nonzero(r <= ratio)[0], np.argmin(dist, axis=1)[r <= ratio]]),
                 "the matches whose ratio is >= max_ratio (the test inverted)":
                     np.column_stack([np.nonzero(r >= ratio)[0],
                                      np.argmin(dist, axis=1)[r >= ratio]]),
-                "ratio <= max_ratio instead of <": np.column_stack([
-                    np.nonzero(r <= ratio)[0], np.argmin(dist, axis=1)[r <= ratio]]),
                 "the ratio of SQUARED distances compared with max_ratio": np.column_stack([
                     np.nonzero(r2 < ratio)[0], np.argmin(dist, axis=1)[r2 < ratio]]),
             }
@@ -792,10 +796,6 @@ def check_match_ratio_test(check: Check, *, seed: int, n_random: int) -> None:
                         not np.array_equal(wrong, expected):
                     check.fail(label, f"expected {len(expected)} matches, got {len(got)}: "
                                f"{mistake}", hint)
-            if d1.dtype == np.uint8:
-                check.fail(label, f"expected the matches {expected[:4].tolist()}..., got "
-                           f"{got[:4].tolist()}...", "convert the descriptors to float before "
-                           "subtracting: in uint8, 3 - 5 = 254")
         if isinstance(got, np.ndarray) and got.dtype.kind not in "iu":
             check.fail(label, f"expected an integer index array, got dtype {got.dtype}",
                        "indices are whole numbers: np.array(pairs, dtype=int)")

@@ -117,10 +117,12 @@ def body_phantom(shape: tuple[int, int] = (160, 200), *, spacing: tuple[float, f
     # an ECG lead: a 2-pixel line from the skin towards the upper-left corner
     start_r, start_c = centre[0] - axes[0] * 0.7, centre[1] - axes[1] * 0.7
     length = int(0.12 * min(rows, cols)) + 6
+    lead = np.zeros((rows, cols), dtype=bool)
     for t in range(length):
         r, c = int(round(start_r - 0.6 * t)), int(round(start_c - 0.8 * t))
         if 1 <= r < rows - 1 and 1 <= c < cols - 1:
-            image[r:r + 2, c:c + 2] = 200.0
+            lead[r:r + 2, c:c + 2] = True
+    image[lead & ~body] = 200.0  # it starts at the skin and lies outside the body
     outside = np.argwhere(~ndimage.binary_dilation(body, iterations=3) & (image == -1000.0))
     for r, c in outside[rng.choice(len(outside), size=12, replace=False)]:
         image[r, c] = 0.0
