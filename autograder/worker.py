@@ -314,9 +314,8 @@ def main() -> None:  # pragma: no cover - runs inside the sandbox (tested end to
 
     import numpy  # noqa: F401 - loaded before the student's folder joins sys.path
 
-    shell = InteractiveShell.instance()
+    shell = InteractiveShell.instance(colors="NoColor")
     sys.path.insert(0, "")  # the notebook's folder, as in a Jupyter kernel
-    shell.showtraceback = _quiet_traceback(shell)  # errors are reported as data instead
     namespace = shell.user_ns
     write_frame(wfd, {"ready": True})
     while True:
@@ -398,15 +397,6 @@ def _shift(data: Any, by: int) -> Any:
         if tag in ("tuple", "set", "dict"):
             return {tag: _shift(body, by)}
     return data
-
-
-def _quiet_traceback(shell: Any):
-    def show(*args: Any, **kwargs: Any) -> None:
-        value = sys.exc_info()[1]
-        if value is not None:
-            print(f"{type(value).__name__}: {value}")
-
-    return show
 
 
 if __name__ == "__main__":  # pragma: no cover
