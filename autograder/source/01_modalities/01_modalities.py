@@ -526,7 +526,7 @@ lower = vessel & (np.arange(128)[:, None] > 64)          # the lower half of the
 axes[4].plot(seconds, frames[:, lower].mean(axis=1), color="0.2")
 axes[4].set_xlabel("time (s)")
 axes[4].set_ylabel("mean counts in the lower vessels")
-axes[4].set_title("contrast arrives, then washes out")
+axes[4].set_title("contrast in (fewer photons), then out")
 fig.tight_layout()
 
 # %% [markdown]
