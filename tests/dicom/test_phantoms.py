@@ -141,3 +141,26 @@ def test_invalid_arguments_are_explained(tmp_path, kwargs, error, match):
         phantoms.write_ct_series(tmp_path, **kwargs)
     with pytest.raises(TypeError, match="folder must be a path"):
         phantoms.write_ct_series(3)
+
+
+def test_the_spec_refuses_bad_choices_with_their_names(tmp_path):
+    with pytest.raises(ValueError, match="instance_order"):
+        phantoms.write_ct_series(tmp_path, n_slices=2, instance_order="random")
+    with pytest.raises(ValueError, match="orientation"):
+        phantoms.write_ct_series(tmp_path, n_slices=2, orientation="transverse")
+    with pytest.raises(TypeError, match="rescale"):
+        phantoms.write_ct_series(tmp_path, n_slices=2, rescale=1.0)
+    assert phantoms.ct_series is phantoms.write_ct_series  # a plain alias
+
+
+def test_each_module_is_written_with_a_private_element_nested_in_a_standard_sequence(tmp_path):
+    s = phantoms.write_ct_series(tmp_path, n_slices=2, rows=4, columns=4, seed=3)
+    ds = _read(s.paths[0])
+    assert list(ds.ImageType) == ["ORIGINAL", "PRIMARY", "AXIAL"]  # CT Image Module value 3
+    region = ds.AnatomicRegionSequence[0]
+    assert (region.CodeValue, region.CodingSchemeDesignator) == ("69536005", "SCT")
+    nested = [e for e in region if e.tag.is_private]
+    assert nested and "DOE^JANE^Q" in str(nested[-1].value)
+    plain = phantoms.write_ct_series(tmp_path / "plain", n_slices=2, rows=4, columns=4,
+                                     private_tags=False)
+    assert not any(e.tag.is_private for e in _read(plain.paths[0]).iterall())
