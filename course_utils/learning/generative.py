@@ -164,20 +164,36 @@ def train_gan_1d(data: Any, *, steps: int = 1500, batch_size: int = 128, noise_d
         with torch.no_grad():
             return generator(fixed)[:, 0].double().numpy() * spread + center
 
-    for step in range(1, steps + 1):
-        batch = real[torch.randint(len(real), (batch_size,))]
-        fake = generator(torch.randn(batch_size, noise_dim))
-        opt_d.zero_grad()
-        d_loss = bce(discriminator(batch), ones) + bce(discriminator(fake.detach()), zeros)
-        d_loss.backward()
-        opt_d.step()
-        opt_g.zero_grad()
-        g_loss = bce(discriminator(fake), ones)
-        g_loss.backward()
-        opt_g.step()
-        d_hist.append(float(d_loss.detach()))
-        g_hist.append(float(g_loss.detach()))
-        if snapshot_every and step % snapshot_every == 0:
-            snapshots[step] = sample()
-    return GANResult(samples=sample(), snapshots=snapshots, d_loss=np.array(d_hist),
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: extra threads only add synchronisation
+    try:
+        for step in range(1, steps + 1):
+            _gan_step(real, generator, discriminator, opt_g, opt_d, bce, ones, zeros,
+                      batch_size, noise_dim, d_hist, g_hist)
+            if snapshot_every and step % snapshot_every == 0:
+                snapshots[step] = sample()
+        final = sample()
+    finally:
+        torch.set_num_threads(threads)
+    return GANResult(samples=final, snapshots=snapshots, d_loss=np.array(d_hist),
                      g_loss=np.array(g_hist))
+
+
+def _gan_step(real: Any, generator: Any, discriminator: Any, opt_g: Any, opt_d: Any, bce: Any,
+              ones: Any, zeros: Any, batch_size: int, noise_dim: int, d_hist: list[float],
+              g_hist: list[float]) -> None:
+    """One discriminator update, then one generator update."""
+    import torch
+
+    batch = real[torch.randint(len(real), (batch_size,))]
+    fake = generator(torch.randn(batch_size, noise_dim))
+    opt_d.zero_grad()
+    d_loss = bce(discriminator(batch), ones) + bce(discriminator(fake.detach()), zeros)
+    d_loss.backward()
+    opt_d.step()
+    opt_g.zero_grad()
+    g_loss = bce(discriminator(fake), ones)
+    g_loss.backward()
+    opt_g.step()
+    d_hist.append(float(d_loss.detach()))
+    g_hist.append(float(g_loss.detach()))

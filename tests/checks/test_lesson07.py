@@ -478,11 +478,12 @@ class TestLesson07(CheckerContract):
 # -- the trained-model checker, by hand ------------------------------------------------------
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, object]:
-    torch.set_num_threads(1)
     build_unet = lesson_solutions("07_beyond_classification")["build_unet"]
     torch.manual_seed(0)
     model = build_unet()
     data = segmentation_phantoms(800, seed=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small convolutions: one thread is fastest on a shared machine
 
     def loss(logits, target):
         p = logits.softmax(1)[:, 1]
@@ -490,7 +491,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, obj
         dice = (2 * (p * t).sum((1, 2)) + 1) / (p.sum((1, 2)) + t.sum((1, 2)) + 1)
         return F.cross_entropy(logits, target) + 1 - dice.mean()
 
-    train_segmentation(model, data, loss, epochs=6, batch_size=16)
+    try:
+        train_segmentation(model, data, loss, epochs=6, batch_size=16)
+    finally:
+        torch.set_num_threads(threads)
     path = tmp_path_factory.mktemp("unet") / "unet.pt"
     torch.save(model.state_dict(), path)
     return path, build_unet, segmentation_phantoms(60, seed=1)
