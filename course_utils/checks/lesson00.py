@@ -111,9 +111,12 @@ def check_rescale_01(check: Check, *, seed: int, n_random: int) -> None:
     for label, image in cases:
         got = check.call(label, image)
         expected = rescale_intensity(image.astype(np.float64), out_range=(0.0, 1.0))
-        check.array(got, expected, label, dtype="float", rtol=1e-5, atol=1e-6,
-                    hint="subtract the image's own minimum and divide by (max - min); "
-                    "do not assume the range is 0..255, and compute in floating point")
+        hint = ("subtract the image's own minimum and divide by (max - min); "
+                "do not assume the range is 0..255, and compute in floating point")
+        if _close_to(got, image.astype(np.float64) / 255.0):
+            hint = ("you divided by 255: do not assume the range is 0..255; subtract the "
+                    "image's own minimum and divide by (max - min)")
+        check.array(got, expected, label, dtype="float", rtol=1e-5, atol=1e-6, hint=hint)
     for label, image in [
         ("constant image", np.full((3, 4), 42, dtype=np.uint8)),
         ("1x1 image", np.array([[5.0]])),
@@ -121,6 +124,13 @@ def check_rescale_01(check: Check, *, seed: int, n_random: int) -> None:
         got = check.call(label, image)
         check.array(got, np.zeros(image.shape), label, dtype="float",
                     hint="max == min here: return zeros instead of dividing by zero (NaN)")
+
+
+def _close_to(got: object, candidate: np.ndarray) -> bool:
+    """Whether ``got`` is (numerically) the array ``candidate``: to name a known mistake."""
+    return (isinstance(got, np.ndarray) and got.shape == candidate.shape
+            and got.dtype.kind in "biuf"
+            and bool(np.allclose(got.astype(np.float64), candidate, equal_nan=True)))
 
 
 def _crop_cases(rng: np.random.Generator, n: int) -> Iterator[tuple[str, np.ndarray, int, int]]:
@@ -160,6 +170,16 @@ def check_center_crop(check: Check, *, seed: int, n_random: int) -> None:
     check.expect_error("crop larger than the image (5x2 from 4x4)", ValueError, image, 5, 2,
                        hint="raise ValueError when height > rows or width > columns")
     check.expect_error("zero-sized crop (0x2)", ValueError, image, 0, 2,
+                       hint="raise ValueError when height or width is smaller than 1")
+    check.expect_error("crop one column wider than the image (4x5 from 4x4)", ValueError,
+                       image, 4, 5, hint="width may be at most the number of columns: "
+                       "raise ValueError when width > columns")
+    check.expect_error("crop one row taller than the image (5x4 from 4x4)", ValueError,
+                       image, 5, 4, hint="height may be at most the number of rows: "
+                       "raise ValueError when height > rows")
+    check.expect_error("zero-width crop (2x0)", ValueError, image, 2, 0,
+                       hint="raise ValueError when height or width is smaller than 1")
+    check.expect_error("negative height (-1x2)", ValueError, image, -1, 2,
                        hint="raise ValueError when height or width is smaller than 1")
 
 
@@ -204,6 +224,8 @@ def check_image_kind(check: Check, *, seed: int, n_random: int) -> None:
         ("MR volume (10, 64, 64)", np.asarray(samples.mr_volume().image), "volume"),
         ("RGBA image (8, 8, 4)", np.zeros((8, 8, 4), np.uint8), "rgb"),
         ("volume of 3 slices (3, 64, 64)", np.zeros((3, 64, 64), np.int16), "volume"),
+        ("last axis of 2 (8, 8, 2): not colour", np.zeros((8, 8, 2), np.uint8), "volume"),
+        ("last axis of 5 (8, 8, 5): not colour", np.zeros((8, 8, 5), np.uint8), "volume"),
         ("1x1 image", np.zeros((1, 1)), "grayscale"),
     ]
     for i in range(n_random):

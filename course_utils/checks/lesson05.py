@@ -17,7 +17,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from unittest import mock
 
 import numpy as np
@@ -28,8 +28,8 @@ from sklearn.metrics import confusion_matrix, recall_score, roc_auc_score
 from torch import nn
 
 from course_utils import integrity
-from course_utils.checks._core import Check, CheckFailed, checker
-from course_utils.validation import describe
+from course_utils.checks._core import Check, CheckFailed, checker, plain, plain_pair
+from course_utils.checks._core import describe_value as describe
 
 __all__ = [
     "CNN_SPEC",
@@ -110,10 +110,11 @@ def _call(check: Check, case: str, *args: Any, hint: str | None = None, **kwargs
             return copy.deepcopy(value)
         return value
 
+    __tracebackhide__ = True
     given_args = tuple(copied(a) for a in args)
     given_kwargs = {k: copied(v) for k, v in kwargs.items()}
     try:
-        result = check.student_fn(*given_args, **given_kwargs)
+        result = check._invoke(case, given_args, given_kwargs)
     except NotImplementedError:
         check.fail(case, "the function is not implemented yet (it raised NotImplementedError)",
                    "replace the line `raise NotImplementedError` with your code")
@@ -131,6 +132,7 @@ def _call(check: Check, case: str, *args: Any, hint: str | None = None, **kwargs
 
 def _tensor(check: Check, got: Any, case: str, *, shape: tuple[int, ...],
             dtype: torch.dtype = torch.float32, hint: str | None = None) -> torch.Tensor:
+    __tracebackhide__ = True
     if not isinstance(got, torch.Tensor):
         check.fail(case, f"expected a torch.Tensor, got {describe(got)}",
                    hint or "return a tensor (torch.from_numpy / torch.as_tensor convert)")
@@ -144,13 +146,14 @@ def _tensor(check: Check, got: Any, case: str, *, shape: tuple[int, ...],
 
 def _close(check: Check, got: torch.Tensor, expected: torch.Tensor, case: str, *,
            atol: float = 1e-5, rtol: float = 1e-5, hint: str | None = None) -> None:
+    __tracebackhide__ = True
     got64, exp64 = got.detach().double().cpu(), expected.detach().double().cpu()
     close = torch.isclose(got64, exp64, rtol=rtol, atol=atol)
     if not bool(close.all()):
         index = tuple(int(i) for i in torch.nonzero(~close)[0])
+        want, came = plain_pair(float(exp64[index]), float(got64[index]))
         check.fail(case, f"{int((~close).sum())} of {close.numel()} values differ; first at "
-                   f"index {index}: expected {float(exp64[index]):.6g}, got "
-                   f"{float(got64[index]):.6g}", hint)
+                   f"index {index}: expected {want}, got {came}", hint)
     check.n_checked += 1
 
 
@@ -219,19 +222,36 @@ def check_choose_device(check: Check, *, seed: int, n_random: int) -> None:
                        "inside the function, each time it is called")
         check.n_checked += 1
     for gpus, mps, preferred in [(0, True, "cuda"), (1, False, "mps"), (0, False, "mps"),
-                                 (0, False, "cuda"), (2, False, "cuda:2"), (1, True, "cuda:9")]:
+                                 (0, False, "cuda"), (2, False, "cuda:2"), (1, True, "cuda:9"),
+                                 (1, False, "cuda:1"), (0, True, "cuda:0")]:
         with _machine(gpus, mps):
             check.expect_error(f"{_machine_name(gpus, mps)}, preferred={preferred!r} "
                                "(not available)", ValueError, preferred,
                                hint="asking for a device the machine lacks must raise ValueError, "
                                "not fall back silently: the student would believe they use a GPU")
-    for bad in ("gpu", "tpu", "", "CUDA!", "cuda:x"):
+    for bad in ("gpu", "tpu", "", "CUDA!", "cuda:x", "cuda:-1", "cpu:0x"):
         with _machine(1, True):
             check.expect_error(f"unknown device name {bad!r}", ValueError, bad,
                                hint="raise ValueError naming the valid choices")
     with _machine(1, False):
         check.expect_error("preferred=0 (not a string)", TypeError, 0,
                            hint="raise TypeError when preferred is not a str")
+        check.expect_error("preferred=None (not a string)", TypeError, None,
+                           hint="raise TypeError when preferred is not a str")
+    class _Name(str):
+        """A str subclass (as numpy.str_ or a configuration library's string)."""
+
+    for gpus, mps, name in [(1, False, "cuda:0"), (0, True, "auto"), (0, False, "cpu")]:
+        case = f"{_machine_name(gpus, mps)}, preferred given as a str subclass {name!r}"
+        with _machine(gpus, mps):
+            got = check.call(case, _Name(name),
+                             hint="a str subclass is a str: accept it (isinstance(preferred, "
+                             "str))")
+        expected = _expected_device(gpus, mps, name)
+        check.true(isinstance(got, torch.device) and got.type == expected.type
+                   and (got.index or 0) == (expected.index or 0), case,
+                   f"expected {expected}, got {describe(got)}",
+                   "compare the name's text; a str subclass is a str")
 
 
 # -- 2. the dataset ------------------------------------------------------------------------
@@ -302,7 +322,13 @@ def check_xray_dataset(check: Check, *, seed: int, n_random: int) -> None:
                         "CrossEntropyLoss wants int64 class indices")
             check.equal(int(y), int(flat[i]), f"{label}, dataset[{i}] label value")
         loader = torch.utils.data.DataLoader(ds, batch_size=4, shuffle=False)
-        xb, yb = next(iter(loader))
+        try:
+            xb, yb = next(iter(loader))
+        except Exception as exc:
+            raise CheckFailed(check.exercise, f"{label}, a DataLoader batch of 4",
+                              f"batching raised {type(exc).__name__}: {exc}",
+                              "every item must be (tensor of the same shape, 0-d int64 tensor) "
+                              "so that the DataLoader can stack them") from exc
         _tensor(check, xb, f"{label}, a DataLoader batch of images",
                 shape=(min(4, n), 1, size, size))
         _tensor(check, yb, f"{label}, a DataLoader batch of labels", shape=(min(4, n),),
@@ -451,6 +477,7 @@ def check_augment_batch(check: Check, *, seed: int, n_random: int) -> None:
         _check_contrast(check, label, images, seed)
         _check_shift(check, label, images, seed)
     _check_rotation(check, batches[0][1][:8], seed)
+    _check_ranges(check, rng, seed)
 
 
 def _jittered(check: Check, case: str, images: torch.Tensor, seed: int, *, brightness: float,
@@ -548,6 +575,80 @@ def _check_rotation(check: Check, images: torch.Tensor, seed: int) -> None:
         check.true(float(np.std(angles)) > limit / 6, case, f"the angles {np.round(angles, 2)}"
                    " hardly vary", "draw one angle per image, uniformly in [-max_degrees, "
                    "max_degrees]")
+
+
+def _spread(check: Check, case: str, values: list[float], low: float, high: float,
+            what: str, hint: str) -> None:
+    """Draws uniform in [low, high] must reach both ends: both halves' outer parts."""
+    __tracebackhide__ = True
+    quarter = (high - low) / 4
+    lo_seen, hi_seen = min(values), max(values)
+    check.true(lo_seen <= low + quarter and hi_seen >= high - quarter, case,
+               f"the {what} drawn for {len(values)} images run from {lo_seen:+.3g} to "
+               f"{hi_seen:+.3g}; drawn uniformly in [{low:+.3g}, {high:+.3g}] they would reach "
+               f"below {low + quarter:+.3g} and above {high - quarter:+.3g}", hint)
+
+
+def _check_ranges(check: Check, rng: np.random.Generator, seed: int) -> None:
+    """Every random parameter over its whole range, both signs (64 or 40 draws each).
+
+    A uniform draw misses the outer quarter at one end with probability 0.75 per image,
+    so 64 images miss it with probability 1e-8 (40 rotated images: 1e-5).
+    """
+    __tracebackhide__ = True
+    images = _smooth_batch(rng, 64, 12)
+    case = "64 images, brightness only (0.2): the offsets' range"
+    offsets = [float(np.median((got - x)[free])) for _, x, got, free in
+               _jittered(check, case, images, seed + 1, brightness=0.2, contrast=0.0)]
+    _spread(check, case, offsets, -0.2, 0.2, "brightness offsets b",
+            "draw b uniformly in [-brightness, brightness]: "
+            "(torch.rand(n, generator=generator) * 2 - 1) * brightness, both signs")
+    case = "64 images, contrast only (0.3): the factors' range"
+    factors = []
+    for _, x, got, free in _jittered(check, case, images, seed + 2, brightness=0.0,
+                                     contrast=0.3):
+        dx, dy = (x - x.mean())[free], (got - x.mean())[free]
+        factors.append(float((dx * dy).sum() / max((dx * dx).sum(), 1e-12)))
+    _spread(check, case, factors, 0.7, 1.3, "contrast factors c",
+            "draw c uniformly in [1 - contrast, 1 + contrast], below AND above 1")
+    case = "64 images, whole-pixel shifts only (max_shift=2): every shift from -2 to 2"
+    got = _augment(check, case, images, seed + 3, max_degrees=0.0, max_shift=2,
+                   brightness=0.0, contrast=0.0).double().numpy()[:, 0]
+    x = images.double().numpy()[:, 0]
+    seen: dict[str, set[int]] = {"dy": set(), "dx": set()}
+    for i in range(len(x)):
+        found = next(((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                      if np.allclose(got[i], ndi.shift(x[i], (dy, dx), order=0,
+                                                       mode="constant", cval=0.0), atol=1e-4)),
+                     None)
+        if found is None:
+            check.fail(case, f"image {i} is not the input moved by whole pixels (|dy|, |dx| "
+                       "<= 2) with zeros coming in", "shift by whole pixels drawn with "
+                       "torch.randint(-max_shift, max_shift + 1, ...)")
+        seen["dy"].add(found[0])
+        seen["dx"].add(found[1])
+    for axis, values in seen.items():
+        missing = sorted(set(range(-2, 3)) - values)
+        check.true(not missing, case, f"{axis} never took the value(s) {missing} in 64 "
+                   f"images (seen: {sorted(values)})", "torch.randint(low, high) excludes "
+                   "high: draw with torch.randint(-max_shift, max_shift + 1, ...) to reach "
+                   "both -max_shift and +max_shift")
+    rotated = _smooth_batch(rng, 40, 20)
+    case = "40 images, rotation only (max_degrees=12): the angles' range"
+    got = _augment(check, case, rotated, seed + 4, max_degrees=12.0, max_shift=0,
+                   brightness=0.0, contrast=0.0).double().numpy()[:, 0]
+    x = rotated.double().numpy()[:, 0]
+    mask = _interior(20, 3.0)
+    angles = []
+    for i in range(len(x)):
+        errors = [(float(np.abs(ndi.rotate(x[i], a, reshape=False, order=1, mode="constant",
+                                           cval=0.0) - got[i])[mask].max()), float(a))
+                  for a in np.arange(-13.0, 13.01, 0.5)]
+        angles.append(min(errors)[1])
+    _spread(check, case, angles, -12.0, 12.0,
+            "rotation angles (degrees, either sense)",
+            "draw the angle uniformly in [-max_degrees, max_degrees], both senses of "
+            "rotation: (torch.rand(n, generator=generator) * 2 - 1) * max_degrees")
 
 
 # -- 4. the network ----------------------------------------------------------------------------
@@ -767,13 +868,54 @@ def check_train_step(check: Check, *, seed: int, n_random: int) -> None:
 
 
 # -- 6. training epoch ---------------------------------------------------------------------------
+class _Unmoved(torch.Tensor):
+    """A batch tensor that notes when it is moved with ``.to(...)`` (the result is plain).
+
+    The checker runs on the CPU, where moving a CPU batch to the CPU changes nothing that
+    could be seen; these tensors make the move itself visible.
+    """
+
+    moves: ClassVar[list[str]] = []
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if func is torch.Tensor.to:
+            target = kwargs.get("device", args[1] if len(args) > 1 else None)
+            cls.moves.append(str(target))
+            plain = args[0].as_subclass(torch.Tensor)
+            return plain.to(*args[1:], **kwargs)
+        return super().__torch_function__(func, types, args, kwargs)
+
+
+class _MovingLoader:
+    """Yields the batches of ``loader`` as :class:`_Unmoved` tensors; counts them."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.batch_size = loader.batch_size
+        self.dataset = loader.dataset
+        self.batches = 0
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for x, y in self.loader:
+            self.batches += 1
+            yield x.as_subclass(_Unmoved), y.as_subclass(_Unmoved)
+
+
 @checker("train_epoch", n_random=2)
 def check_train_epoch(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``train_epoch(model, loader, optimizer, loss_fn, *, device, scaler, progress)``.
 
     One pass over the loader, one training step per batch; returns the mean loss per
     IMAGE (batches weighted by their size: the last batch is smaller). Oracle: sequential
-    plain SGD steps computed with ``torch.autograd.grad``.
+    plain SGD steps computed with ``torch.autograd.grad``. Each batch's images and labels
+    must be moved to ``device`` with ``.to(device)`` (observed with tensors that record the
+    call, since on a CPU-only machine the move changes nothing else).
     """
     rng = np.random.default_rng(seed)
     loss_fn = nn.CrossEntropyLoss()
@@ -791,7 +933,9 @@ def check_train_epoch(check: Check, *, seed: int, n_random: int) -> None:
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             loss, expected_model = _sgd_oracle(expected_model, xb, yb, 0.05, loss_fn)
             total += loss * len(yb)
-        got = _float_loss(check, _call(check, case, model, loader, optimizer, loss_fn,
+        moving = _MovingLoader(loader)
+        _Unmoved.moves = []
+        got = _float_loss(check, _call(check, case, model, moving, optimizer, loss_fn,
                                        device=torch.device("cpu"), progress=False), case)
         _compare_models(check, model, expected_model, case,
                         "take one training step (your train_step) per batch, in the "
@@ -800,6 +944,11 @@ def check_train_epoch(check: Check, *, seed: int, n_random: int) -> None:
                      hint="weight each batch's loss by its number of images and divide by the "
                      "number of images; the mean of the batch means over-weights the last, "
                      "smaller batch")
+        moved = [m for m in _Unmoved.moves if m == "cpu"]
+        check.true(len(moved) >= 2 * moving.batches, case,
+                   f"{len(moved)} of the {2 * moving.batches} image and label batches were "
+                   "moved to `device`", "move every batch where the model is: images = "
+                   "images.to(device, non_blocking=True), and the labels likewise")
 
 
 # -- 7. checkpoints ---------------------------------------------------------------------------
@@ -814,6 +963,59 @@ def _same_state(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+@contextlib.contextmanager
+def _watch_writes() -> Iterator[dict[str, list[Any]]]:
+    """Record the files ``torch.save`` writes and the moves of ``os.replace``/``os.rename``."""
+    writes: dict[str, list[Any]] = {"saved": [], "moved": []}
+    real_save, real_replace, real_rename = torch.save, os.replace, os.rename
+
+    def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Any:
+        name = getattr(f, "name", f)
+        writes["saved"].append(name if isinstance(name, (str, os.PathLike)) else None)
+        return real_save(obj, f, *args, **kwargs)
+
+    def mover(real: Callable[..., Any]) -> Callable[..., Any]:
+        def move(src: Any, dst: Any, *args: Any, **kwargs: Any) -> Any:
+            writes["moved"].append((src, dst))
+            return real(src, dst, *args, **kwargs)
+        return move
+
+    with mock.patch.object(torch, "save", save), \
+            mock.patch.object(os, "replace", mover(real_replace)), \
+            mock.patch.object(os, "rename", mover(real_rename)):
+        yield writes
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    try:
+        return os.path.abspath(os.fspath(a)) == os.path.abspath(os.fspath(b))
+    except TypeError:
+        return False
+
+
+def _check_atomic(check: Check, case: str, path: str, writes: dict[str, list[Any]]) -> None:
+    __tracebackhide__ = True
+    hint = ("write to a temporary file beside it (tmp = path + '.tmp'), then os.replace(tmp, "
+            "path): the replacement is atomic, so a crash mid-write never leaves a "
+            "half-written checkpoint")
+    saved = [f for f in writes["saved"] if f is not None]
+    if any(_same_file(f, path) for f in saved):
+        check.fail(case, "torch.save wrote straight onto the checkpoint's path", hint)
+    onto = [(src, dst) for src, dst in writes["moved"] if _same_file(dst, path)]
+    if not onto:
+        check.fail(case, "the checkpoint was not moved into place with os.replace (or "
+                   "os.rename)", hint)
+    src = onto[-1][0]
+    same_folder = (os.path.dirname(os.path.abspath(os.fspath(src)))
+                   == os.path.dirname(os.path.abspath(path)))
+    # torch.save may have been given an open file (its name unknown): then the folder
+    # is all that can be checked.
+    unknown = len(saved) < len(writes["saved"])
+    check.true(same_folder and (unknown or any(_same_file(src, f) for f in saved)), case,
+               "the file moved onto the checkpoint is not the one torch.save wrote in the "
+               "same folder", hint)
+
+
 @checker("save_checkpoint", n_random=1)
 def check_save_checkpoint(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``save_checkpoint(path, model, optimizer, epoch, metrics)``.
@@ -822,7 +1024,10 @@ def check_save_checkpoint(check: Check, *, seed: int, n_random: int) -> None:
     and plain values only, no pickled objects) into a dict with ``"model"`` (the model's
     ``state_dict``), ``"optimizer"`` (the optimizer's ``state_dict``), ``"epoch"`` (int)
     and ``"metrics"`` (dict). Saving twice to the same path replaces the file; no
-    temporary file may be left beside it.
+    temporary file may be left beside it. The write must be atomic: ``torch.save`` writes
+    another file in the same folder, which ``os.replace`` (or ``os.rename``, or
+    ``pathlib.Path.replace``) then moves onto ``path`` (observed by wrapping ``torch.save``,
+    ``os.replace`` and ``os.rename`` while the function runs).
     """
     rng = np.random.default_rng(seed)
     loss_fn = nn.CrossEntropyLoss()
@@ -837,7 +1042,9 @@ def check_save_checkpoint(check: Check, *, seed: int, n_random: int) -> None:
             epoch = int(rng.integers(1, 30))
             metrics = {"val_auc": float(rng.uniform(0.5, 1)), "data": "synthetic"}
             case = f"round {round_ + 1}: epoch {epoch}, Adam after one step"
-            _call(check, case, path, model, optimizer, epoch, metrics)
+            with _watch_writes() as writes:
+                _call(check, case, path, model, optimizer, epoch, metrics)
+            _check_atomic(check, case, path, writes)
             if not os.path.isfile(path):
                 check.fail(case, f"no file was written at {Path(path).name}",
                            "torch.save(state, path)")
@@ -898,13 +1105,26 @@ def _score_cases(rng: np.random.Generator, n: int) -> Iterator[tuple[str, np.nda
         yield f"random {size} cases with ties #{i}", y, s
 
 
-@checker("roc_auc", n_random=12)
+#: What computes a ROC AUC (or the Mann-Whitney U it equals) in one call.
+_AUC_ORACLES = (
+    "sklearn.metrics.roc_auc_score", "sklearn.metrics.roc_curve", "sklearn.metrics.auc",
+    "sklearn.metrics.RocCurveDisplay.from_predictions", "scipy.stats.mannwhitneyu",
+    "torchmetrics.functional.auroc",
+)
+
+
+@checker("roc_auc", n_random=12, forbid=_AUC_ORACLES,
+         forbid_hint="compare every positive's score with every negative's (NumPy "
+         "broadcasting: pos[:, None] > neg[None, :]) or use ranks; scikit-learn is what the "
+         "checker compares your result with")
 def check_roc_auc(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``roc_auc(y_true, scores) -> float`` written by hand.
 
     The AUC is the probability that a random positive scores higher than a random
-    negative, ties counting one half. Oracle: ``sklearn.metrics.roc_auc_score``. A single
-    class or mismatched lengths raise ``ValueError``.
+    negative, ties counting one half. Oracle: ``sklearn.metrics.roc_auc_score``, which the
+    student's function may not call (nor ``roc_curve``, ``auc`` or
+    ``scipy.stats.mannwhitneyu``). A single class or mismatched lengths raise
+    ``ValueError``.
     """
     rng = np.random.default_rng(seed)
     for label, y, s in _score_cases(rng, n_random):
@@ -920,6 +1140,17 @@ def check_roc_auc(check: Check, *, seed: int, n_random: int) -> None:
                        hint="the AUC is undefined with one class: raise ValueError")
     check.expect_error("3 labels, 4 scores", ValueError, np.array([0, 1, 0]), np.arange(4.0),
                        hint="raise ValueError when the lengths differ")
+    check.expect_error("5 labels, 4 scores", ValueError, np.array([0, 1, 0, 1, 1]),
+                       np.arange(4.0), hint="raise ValueError when the lengths differ")
+    got = check.call("one positive and one negative (the smallest defined case)",
+                     np.array([1, 0]), np.array([0.2, 0.7]))
+    check.number(got, 0.0, "one positive and one negative (the smallest defined case)",
+                 atol=1e-12, hint="the only positive scores lower than the only negative: "
+                 "AUC 0")
+    got = check.call("float32 scores", np.array([0, 1, 1, 0, 1]),
+                     np.array([0.1, 0.4, 0.35, 0.8, 0.9], dtype=np.float32))
+    check.number(got, 4 / 6, "float32 scores", rtol=1e-9,
+                 hint="floating-point scores of any precision are scores")
 
 
 # -- 9. metrics at a threshold ------------------------------------------------------------------
@@ -1152,13 +1383,13 @@ def check_bootstrap_auc_ci(check: Check, *, seed: int, n_random: int) -> None:
     again = check.call(f"{label}, seed={seed}, called again", y, s, n_boot=n_boot,
                        alpha=alpha, seed=seed)
     check.true(again == first, f"{label}, seed={seed}, called twice",
-               f"the same seed gave two intervals, {first} and {again}",
+               f"the same seed gave two intervals, {plain(first)} and {plain(again)}",
                "draw every random number from rng = np.random.default_rng(seed), not from "
                "np.random.* (the global state)")
     others = [check.call(f"{label}, seed={seed + k}", y, s, n_boot=n_boot, alpha=alpha,
                          seed=seed + k) for k in (1, 2)]
     check.true(any(other != first for other in others), f"{label}, seeds {seed} to "
-               f"{seed + 2}", f"three different seeds gave the same interval {first}",
+               f"{seed + 2}", f"three different seeds gave the same interval {plain(first)}",
                "use the seed argument: rng = np.random.default_rng(seed)")
 
     widths = []
@@ -1204,12 +1435,15 @@ def check_trained_model(check: Check, *, seed: int, n_random: int, checkpoint: A
         The file written by the student's ``save_checkpoint``; its ``metrics`` must hold
         ``"mean"``, ``"std"`` (the normalisation) and ``"data_fingerprint"``.
     data : course_utils.learning.medmnist.MedMNISTData
-        The lesson's data; the model is scored on ``data.images["test"]``.
+        The lesson's data. The model is scored on ``data.graded``, the part of the test
+        split kept back by :func:`~course_utils.learning.medmnist.hold_out_for_grading`
+        that the lesson never shows (so tuning on the test figures it prints gains
+        nothing); on ``data.images["test"]`` only when nothing was kept back.
 
     The student function is ``build_cnn``; the weights are loaded into a fresh network
-    (strictly), the test images are normalised with the saved mean and std, and the ROC
-    AUC of the softmax probability of class 1 (``sklearn.metrics.roc_auc_score``) must
-    reach :func:`quality_band`.
+    (strictly), the images are normalised with the saved mean and std, and the ROC AUC of
+    the softmax probability of class 1 (``sklearn.metrics.roc_auc_score``) must reach
+    :func:`quality_band`.
     """
     from course_utils.learning.medmnist import MedMNISTData
 
@@ -1217,8 +1451,10 @@ def check_trained_model(check: Check, *, seed: int, n_random: int, checkpoint: A
         raise TypeError(f"data must be MedMNISTData, got {describe(data)}")
     case = f"checkpoint {os.fspath(checkpoint)!r}"
     if not os.path.isfile(checkpoint):
-        check.fail(case, "the file does not exist",
-                   "run the training cell: it saves the best model with save_checkpoint")
+        check.fail(case, "the file does not exist: no trained model has been saved yet",
+                   "run the training cells first (section 7, 'Training the network': it "
+                   "trains build_cnn() and saves the best epoch with your save_checkpoint), "
+                   "then run this test cell again")
     try:
         state = torch.load(checkpoint, weights_only=True, map_location="cpu")
     except Exception as exc:
@@ -1242,7 +1478,13 @@ def check_trained_model(check: Check, *, seed: int, n_random: int, checkpoint: A
     except Exception as exc:
         raise CheckFailed(check.exercise, case, f"the weights do not fit build_cnn(): {exc}",
                           "train and save the network that build_cnn() returns") from exc
-    x = torch.from_numpy(data.images["test"]).float().div(255)[:, None]
+    if data.graded is not None:
+        images, labels = data.graded["images"], data.graded["labels"]
+        split = "held-out grading split (never shown in the notebook)"
+    else:
+        images, labels = data.images["test"], data.labels["test"]
+        split = "test split"
+    x = torch.from_numpy(images).float().div(255)[:, None]
     x = (x - float(metrics["mean"])) / float(metrics["std"])
     model.eval()
     with torch.no_grad():
@@ -1250,11 +1492,11 @@ def check_trained_model(check: Check, *, seed: int, n_random: int, checkpoint: A
                             for i in range(0, len(x), 512)]).double().numpy()
     if not np.isfinite(scores).all():
         check.fail(case, "the model's outputs contain NaN or infinity")
-    auc = float(roc_auc_score(data.labels["test"], scores))
+    auc = float(roc_auc_score(labels, scores))
     band = quality_band(data.synthetic)
     which = "synthetic stand-in" if data.synthetic else "real PneumoniaMNIST"
-    check.true(auc >= band, case, f"test ROC AUC {auc:.3f} on the {which} test split is below "
-               f"the required {band:.2f}", "train longer or check the training loop (the "
-               "loss should fall epoch after epoch)")
-    print(f"Test ROC AUC on the held-out {which} test split ({len(x)} images): {auc:.3f} "
+    check.true(auc >= band, case, f"ROC AUC {auc:.3f} on the {which} {split} is below the "
+               f"required {band:.2f}", "train longer or check the training loop (the loss "
+               "should fall epoch after epoch)")
+    print(f"ROC AUC on the {which} {split} ({len(x)} images): {auc:.3f} "
           f"(required >= {band:.2f})")

@@ -113,6 +113,22 @@ def crop_no_validation(image, height, width):
     return image[max(top, 0):max(top, 0) + height, max(left, 0):max(left, 0) + width]
 
 
+def crop_checks_rows_only(image, height, width):
+    rows, cols = image.shape[:2]
+    if not 1 <= height <= rows or width < 1:
+        raise ValueError("crop does not fit")
+    top, left = (rows - height) // 2, (cols - width) // 2
+    return image[top:top + height, max(left, 0):max(left, 0) + width]
+
+
+def crop_strict_inequality(image, height, width):
+    rows, cols = image.shape[:2]
+    if not (1 <= height < rows and 1 <= width < cols):
+        raise ValueError("crop does not fit")
+    top, left = (rows - height) // 2, (cols - width) // 2
+    return image[top:top + height, left:left + width]
+
+
 def flip_up_down(image):
     return image[::-1]
 
@@ -141,6 +157,18 @@ def kind_no_error(array):
     return "grayscale"
 
 
+def kind_small_last_axis_is_colour(array):
+    if array.ndim == 2:
+        return "grayscale"
+    if array.ndim == 3:
+        return "rgb" if array.shape[-1] <= 4 else "volume"
+    raise ValueError("not an image")
+
+
+def kind_numpy_str(array):
+    return np.str_(image_kind(array))
+
+
 def kind_rgb_only(array):
     if array.ndim == 2:
         return "grayscale"
@@ -161,6 +189,8 @@ WRONG = [
     ("check_center_crop", crop_swapped_axes, "expected shape (2, 3), got (3, 2)"),
     ("check_center_crop", crop_rounds_up, "(rows - height) // 2"),
     ("check_center_crop", crop_no_validation, "raise ValueError when height > rows"),
+    ("check_center_crop", crop_checks_rows_only, "one column wider than the image"),
+    ("check_center_crop", crop_strict_inequality, "full size (no crop)"),
     ("check_flip_left_right", flip_up_down, "reversing the COLUMNS"),
     ("check_flip_left_right", flip_everything, "reversing the COLUMNS"),
     ("check_flip_left_right", flip_transpose, "expected shape"),
@@ -168,12 +198,17 @@ WRONG = [
     ("check_image_kind", kind_any_3d_is_volume, "expected 'rgb', got 'volume'"),
     ("check_image_kind", kind_no_error, "expected ValueError"),
     ("check_image_kind", kind_rgb_only, "RGBA image"),
+    ("check_image_kind", kind_small_last_axis_is_colour, "last axis of 2 (8, 8, 2)"),
 ]
+
+
+# A str subclass (numpy.str_ here) is a str: the text asks for a str.
+ALSO_RIGHT = [*sorted(RIGHT.items()), ("check_image_kind", kind_numpy_str)]
 
 
 class TestLesson00(CheckerContract):
     checkers = lesson00
     lesson = "00_orientation"
-    also_right = sorted(RIGHT.items())
+    also_right = ALSO_RIGHT
     wrong = WRONG
     wrong_kwargs = {"seed": 7, "n_random": 10}

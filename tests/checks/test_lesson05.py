@@ -1,26 +1,34 @@
-"""Tests of the lesson 05 checkers: correct solutions pass, realistic mistakes fail clearly.
+"""Lesson 05's checkers on the shared contract (tests/checks/_contract.py).
 
-The right answers are the lesson's own solution cells (executed by ``lesson_solutions``);
-each wrong answer is a small variant of one of them: a wrapper that breaks one thing.
+The right answers are the lesson's own solution cells (the contract runs them) and a few
+written differently below; each wrong answer is a small variant of a solution that breaks
+one thing, or a library one-liner where the exercise says "by hand". The trained-model
+grader is not a function of the solutions: it has tests of its own at the end.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import os
 import shutil
+import tempfile
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 from unittest import mock
 
 import numpy as np
 import pytest
 import torch
+from scipy import stats
+from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from autograder.solutions import lesson_solutions
 from course_utils.checks import CheckFailed, lesson05
-from course_utils.learning.medmnist import MedMNISTData
+from course_utils.learning.medmnist import MedMNISTData, hold_out_for_grading
+from tests.checks._contract import BY_HAND_CLUE, CheckerContract
 
 S = lesson_solutions("05_cnn")
 choose_device, XRayDataset, augment_batch = S["choose_device"], S["XRayDataset"], \
@@ -30,41 +38,60 @@ save_checkpoint, roc_auc, threshold_metrics = S["save_checkpoint"], S["roc_auc"]
     S["threshold_metrics"]
 bootstrap_auc_ci = S["bootstrap_auc_ci"]
 
-CHECKERS: dict[str, Callable[..., None]] = {
-    "choose_device": lesson05.check_choose_device,
-    "XRayDataset": lesson05.check_xray_dataset,
-    "augment_batch": lesson05.check_augment_batch,
-    "build_cnn": lesson05.check_build_cnn,
-    "train_step": lesson05.check_train_step,
-    "train_epoch": lesson05.check_train_epoch,
-    "save_checkpoint": lesson05.check_save_checkpoint,
-    "roc_auc": lesson05.check_roc_auc,
-    "threshold_metrics": lesson05.check_threshold_metrics,
-    "bootstrap_auc_ci": lesson05.check_bootstrap_auc_ci,
-}
+
+# -- right answers written differently ------------------------------------------------------
+def choose_device_table(preferred="auto"):
+    if not isinstance(preferred, str):
+        raise TypeError("preferred must be a str")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": torch.backends.mps.is_available()}
+    if preferred == "auto":
+        return torch.device(next(k for k in ("cuda", "mps", "cpu") if available[k]))
+    kind, _, index = preferred.partition(":")
+    if kind not in available or (index and (kind != "cuda" or not index.isdigit())):
+        raise ValueError(f"unknown device {preferred!r}")
+    if not available[kind] or (index and int(index) >= torch.cuda.device_count()):
+        raise ValueError(f"{preferred!r} is not available")
+    return torch.device(preferred)
 
 
-@pytest.mark.parametrize("name", sorted(CHECKERS))
-def test_solution_passes(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    CHECKERS[name](S[name])
-    out = capsys.readouterr()
-    assert out.out.startswith("\u2714") and out.err == ""
+def roc_auc_ranks(y_true, scores):
+    y = np.asarray(y_true).ravel()
+    s = np.asarray(scores, dtype=float).ravel()
+    if y.size != s.size:
+        raise ValueError("lengths differ")
+    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
+    if not n_pos or not n_neg:
+        raise ValueError("one class only")
+    ranks = stats.rankdata(s)  # average ranks for ties: Mann-Whitney U by hand
+    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-@pytest.mark.parametrize(("name", "seed", "n_random"), [
-    ("roc_auc", 917, 40), ("threshold_metrics", 3, 30), ("choose_device", 11, 30),
-    ("bootstrap_auc_ci", 5, 2), ("bootstrap_auc_ci", 1010, 1)])
-def test_hidden_seed_passes(name: str, seed: int, n_random: int) -> None:
-    CHECKERS[name](S[name], seed=seed, n_random=n_random)
+def threshold_metrics_bincount(y_true, scores, threshold=0.5):
+    y = np.asarray(y_true).ravel().astype(np.int64)
+    p = (np.asarray(scores).ravel() >= threshold).astype(np.int64)
+    confusion = np.bincount(2 * y + p, minlength=4).reshape(2, 2).astype(np.int64)
+    (tn, fp), (fn, tp) = confusion
+    return {"confusion": confusion,
+            "sensitivity": tp / (tp + fn) if tp + fn else math.nan,
+            "specificity": tn / (tn + fp) if tn + fp else math.nan}
 
 
-@pytest.mark.parametrize("name", sorted(CHECKERS))
-def test_stub_fails_with_not_implemented(name: str) -> None:
-    def stub(*args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
+def save_checkpoint_pathlib(path, model, optimizer, epoch, metrics):
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    with os.fdopen(fd, "wb") as handle:
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "epoch": epoch, "metrics": metrics}, handle)
+    Path(tmp).replace(target)
 
-    with pytest.raises(CheckFailed, match="not implemented"):
-        CHECKERS[name](stub)
+
+ALSO_RIGHT = [
+    ("check_choose_device", choose_device_table),
+    ("check_roc_auc", roc_auc_ranks),
+    ("check_threshold_metrics", threshold_metrics_bincount),
+    ("check_save_checkpoint", save_checkpoint_pathlib),
+]
 
 
 # -- realistic wrong implementations ---------------------------------------------------------
@@ -226,7 +253,8 @@ def _step_double_softmax(model, images, labels, optimizer, loss_fn, scaler=None)
 
 def _epoch_mean_of_means(model, loader, optimizer, loss_fn, *, device, scaler=None,
                          progress=False):
-    losses = [train_step(model, x, y, optimizer, loss_fn, scaler) for x, y in loader]
+    losses = [train_step(model, x.to(device), y.to(device), optimizer, loss_fn, scaler)
+              for x, y in loader]
     return sum(losses) / len(losses)
 
 
@@ -247,7 +275,8 @@ def _checkpoint_changed(key: str, value: Callable[..., Any]) -> Callable[..., No
         save_checkpoint(path, model, optimizer, epoch, metrics)
         state = torch.load(path, weights_only=True)
         state[key] = value(model, epoch)
-        torch.save(state, path)
+        torch.save(state, path + ".tmp")
+        os.replace(path + ".tmp", path)
 
     save.__name__ = f"_checkpoint_{key}_changed"
     return save
@@ -358,76 +387,161 @@ def _boot_sorts_scores(y_true, scores, *, n_boot=1000, alpha=0.05, seed=0):
     return bootstrap_auc_ci(y_true, scores, n_boot=n_boot, alpha=alpha, seed=seed)
 
 
+
+class _StrictStr(str):
+    pass
+
+
+def _device_refuses_str_subclasses(preferred="auto"):
+    if type(preferred) is not str:
+        raise TypeError("preferred must be a str")
+    return choose_device(preferred)
+
+
+def _augment_part(images, generator, *, which, max_degrees=10.0, max_shift=2, brightness=0.1,
+                  contrast=0.1):
+    """The solution with one random parameter drawn over only part of its range."""
+    n = len(images)
+    angle = torch.rand(n, generator=generator) * math.radians(max_degrees)  # one sense only
+    if which != "rotation":
+        angle = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(max_degrees)
+    high = max(max_shift, 1) if which == "shift" else max_shift + 1  # randint excludes high
+    shift = torch.randint(-max_shift, high, (n, 2), generator=generator)
+    c = 1 + (torch.rand(n, 1, 1, 1, generator=generator) * (1 if which == "contrast" else 2)
+             - (0 if which == "contrast" else 1)) * contrast
+    b = (torch.rand(n, 1, 1, 1, generator=generator) * (1 if which == "brightness" else 2)
+         - (0 if which == "brightness" else 1)) * brightness
+    _, _, height, width = images.shape
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    tx, ty = -2 * shift[:, 1] / width, -2 * shift[:, 0] / height
+    theta = torch.stack([torch.stack([cos, -sin, tx], dim=1),
+                         torch.stack([sin, cos, ty], dim=1)], dim=1).to(images)
+    grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
+    moved = torch.nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="zeros",
+                                            align_corners=False)
+    m = moved.mean(dim=(2, 3), keepdim=True)
+    return ((moved - m) * c.to(images) + m + b.to(images)).clamp(0, 1)
+
+
+def _epoch_never_moves(model, loader, optimizer, loss_fn, *, device, scaler=None,
+                       progress=False):
+    total, count = 0.0, 0
+    for images, labels in loader:
+        total += train_step(model, images, labels, optimizer, loss_fn, scaler) * len(labels)
+        count += len(labels)
+    return total / count
+
+
+def _checkpoint_direct(path, model, optimizer, epoch, metrics):
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "epoch": epoch, "metrics": metrics}, path)
+
+
+def _checkpoint_tmp_elsewhere(path, model, optimizer, epoch, metrics):
+    folder = tempfile.mkdtemp()
+    tmp = os.path.join(folder, "checkpoint.tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "epoch": epoch, "metrics": metrics}, tmp)
+    shutil.copyfile(tmp, path + ".copy")
+    os.replace(path + ".copy", path)
+    shutil.rmtree(folder)
+
+
+def _auc_sklearn(y_true, scores):
+    return float(roc_auc_score(np.asarray(y_true).ravel(), scores))
+
+
+def _auc_mann_whitney(y_true, scores):
+    y, s = np.asarray(y_true).ravel(), np.asarray(scores, dtype=float)
+    u = stats.mannwhitneyu(s[y == 1], s[y == 0]).statistic
+    return float(u / ((y == 1).sum() * (y == 0).sum()))
+
+
 WRONG: list[tuple[str, Callable[..., Any], str]] = [
-    ("choose_device", _device_always_cpu, "expected cuda"),
-    ("choose_device", _device_mps_first, "expected cuda"),
-    ("choose_device", _device_silent_fallback, "expected ValueError"),
-    ("choose_device", _device_string, "expected a torch.device"),
-    ("XRayDataset", _DatasetNormaliseFirst, "image values"),
-    ("XRayDataset", _DatasetFloatLabel, "int64"),
-    ("XRayDataset", _DatasetNoChannel, "expected shape"),
-    ("XRayDataset", _DatasetAugmentAfterNormalising, "expected images scaled to [0, 1]"),
-    ("XRayDataset", _DatasetGeneratorPerItem, "values differ"),
-    ("augment_batch", _augment_flipped, "unchanged"),
-    ("augment_batch", _augment_rolled, "whole pixels"),
-    ("augment_batch", functools.partial(_augment_jitter, batch_mean=True), "OWN mean"),
-    ("augment_batch", functools.partial(_augment_jitter, clamp=False), "outside [0, 1]"),
-    ("augment_batch", _augment_radians, "rotation"),
-    ("augment_batch", _augment_one_draw, "PER IMAGE"),
-    ("build_cnn", _cnn_no_padding, "padding"),
-    ("build_cnn", _cnn_softmax_at_end, "softmax"),
-    ("build_cnn", _cnn_flatten_without_pooling, "AdaptiveAvgPool2d"),
-    ("build_cnn", _CnnReluBeforeBatchNorm, "order of the specification"),
-    ("train_step", _step_no_zero_grad, "zero_grad"),
-    ("train_step", _step_returns_tensor, "loss.item()"),
-    ("train_step", _step_eval_mode, "TRAINING mode"),
-    ("train_step", _step_scaler_bypassed, "1024x"),
-    ("train_step", _step_double_softmax, "returned loss"),
-    ("train_epoch", _epoch_mean_of_means, "batch means"),
-    ("train_epoch", _epoch_sum, "mean loss"),
-    ("train_epoch", _epoch_skips_last, "ALL batches"),
-    ("save_checkpoint", _checkpoint_changed("model", lambda model, epoch: model),
+    ("check_choose_device", _device_always_cpu, "expected cuda"),
+    ("check_choose_device", _device_mps_first, "expected cuda"),
+    ("check_choose_device", _device_silent_fallback, "expected ValueError"),
+    ("check_choose_device", _device_string, "expected a torch.device"),
+    ("check_xray_dataset", _DatasetNormaliseFirst, "image values"),
+    ("check_xray_dataset", _DatasetFloatLabel, "int64"),
+    ("check_xray_dataset", _DatasetNoChannel, "expected shape"),
+    ("check_xray_dataset", _DatasetAugmentAfterNormalising, "expected images scaled to [0, 1]"),
+    ("check_xray_dataset", _DatasetGeneratorPerItem, "values differ"),
+    ("check_augment_batch", _augment_flipped, "unchanged"),
+    ("check_augment_batch", _augment_rolled, "whole pixels"),
+    ("check_augment_batch", functools.partial(_augment_jitter, batch_mean=True), "OWN mean"),
+    ("check_augment_batch", functools.partial(_augment_jitter, clamp=False), "outside [0, 1]"),
+    ("check_augment_batch", _augment_radians, "rotation"),
+    ("check_augment_batch", _augment_one_draw, "PER IMAGE"),
+    ("check_build_cnn", _cnn_no_padding, "padding"),
+    ("check_build_cnn", _cnn_softmax_at_end, "softmax"),
+    ("check_build_cnn", _cnn_flatten_without_pooling, "AdaptiveAvgPool2d"),
+    ("check_build_cnn", _CnnReluBeforeBatchNorm, "order of the specification"),
+    ("check_train_step", _step_no_zero_grad, "zero_grad"),
+    ("check_train_step", _step_returns_tensor, "loss.item()"),
+    ("check_train_step", _step_eval_mode, "TRAINING mode"),
+    ("check_train_step", _step_scaler_bypassed, "1024x"),
+    ("check_train_step", _step_double_softmax, "returned loss"),
+    ("check_train_epoch", _epoch_mean_of_means, "batch means"),
+    ("check_train_epoch", _epoch_sum, "mean loss"),
+    ("check_train_epoch", _epoch_skips_last, "ALL batches"),
+    ("check_save_checkpoint", _checkpoint_changed("check_model", lambda model, epoch: model),
      "weights_only"),
-    ("save_checkpoint", _checkpoint_changed("optimizer", lambda model, epoch: {}), "optimizer"),
-    ("save_checkpoint", _checkpoint_leaves_tmp, "left beside"),
-    ("save_checkpoint", _checkpoint_changed("epoch", lambda model, epoch: torch.tensor(epoch)),
+    ("check_save_checkpoint", _checkpoint_changed("check_optimizer", lambda model, epoch: {}), "optimizer"),
+    ("check_save_checkpoint", _checkpoint_leaves_tmp, "left beside"),
+    ("check_save_checkpoint", _checkpoint_changed("check_epoch", lambda model, epoch: torch.tensor(epoch)),
      "epoch"),
-    ("roc_auc", _auc_hard_labels, "SCORES"),
-    ("roc_auc", _auc_ties_ignored, "tie"),
-    ("roc_auc", _auc_classes_swapped, "positive class"),
-    ("roc_auc", _auc_no_errors, "ValueError"),
-    ("threshold_metrics", _metrics_changed(_swap_rates), "sensitivity"),
-    ("threshold_metrics", _metrics_strict_threshold, "score >= threshold"),
-    ("threshold_metrics", _metrics_changed(_transposed), "TRUE class"),
-    ("threshold_metrics", _metrics_changed(_as_list), "numpy.ndarray"),
-    ("bootstrap_auc_ci", _boot_unpaired, "TOGETHER"),
-    ("bootstrap_auc_ci", _boot_alpha_not_halved, "EACH tail"),
-    ("bootstrap_auc_ci", _boot_one_sided, "two-sided"),
-    ("bootstrap_auc_ci", _boot_reversed, "is not below"),
-    ("bootstrap_auc_ci", _boot_seed_ignored, "three different seeds"),
-    ("bootstrap_auc_ci", _boot_global_rng, "same seed gave two intervals"),
-    ("bootstrap_auc_ci", _boot_hard_labels, "SCORES"),
-    ("bootstrap_auc_ci", _boot_resamples_of_size_n_boot, "size=n)"),
-    ("bootstrap_auc_ci", _boot_numpy_floats, "two Python floats"),
-    ("bootstrap_auc_ci", _boot_sorts_scores, "modified its input"),
+    ("check_roc_auc", _auc_hard_labels, "SCORES"),
+    ("check_roc_auc", _auc_ties_ignored, "tie"),
+    ("check_roc_auc", _auc_classes_swapped, "positive class"),
+    ("check_roc_auc", _auc_no_errors, "ValueError"),
+    ("check_threshold_metrics", _metrics_changed(_swap_rates), "sensitivity"),
+    ("check_threshold_metrics", _metrics_strict_threshold, "score >= threshold"),
+    ("check_threshold_metrics", _metrics_changed(_transposed), "TRUE class"),
+    ("check_threshold_metrics", _metrics_changed(_as_list), "numpy.ndarray"),
+    ("check_bootstrap_auc_ci", _boot_unpaired, "TOGETHER"),
+    ("check_bootstrap_auc_ci", _boot_alpha_not_halved, "EACH tail"),
+    ("check_bootstrap_auc_ci", _boot_one_sided, "two-sided"),
+    ("check_bootstrap_auc_ci", _boot_reversed, "is not below"),
+    ("check_bootstrap_auc_ci", _boot_seed_ignored, "three different seeds"),
+    ("check_bootstrap_auc_ci", _boot_global_rng, "same seed gave two intervals"),
+    ("check_bootstrap_auc_ci", _boot_hard_labels, "SCORES"),
+    ("check_bootstrap_auc_ci", _boot_resamples_of_size_n_boot, "size=n)"),
+    ("check_bootstrap_auc_ci", _boot_numpy_floats, "two Python floats"),
+    ("check_bootstrap_auc_ci", _boot_sorts_scores, "modified its input"),
+    ("check_choose_device", _device_refuses_str_subclasses, "a str subclass"),
+    ("check_augment_batch", functools.partial(_augment_part, which="brightness"),
+     "brightness offsets b"),
+    ("check_augment_batch", functools.partial(_augment_part, which="contrast"),
+     "contrast factors c"),
+    ("check_augment_batch", functools.partial(_augment_part, which="shift"),
+     "never took the value(s) [2]"),
+    ("check_augment_batch", functools.partial(_augment_part, which="rotation"),
+     "rotation angles"),
+    ("check_train_epoch", _epoch_never_moves, "moved to `device`"),
+    ("check_save_checkpoint", _checkpoint_direct, "torch.save wrote straight onto"),
+    ("check_save_checkpoint", _checkpoint_tmp_elsewhere, "same folder"),
+    ("check_roc_auc", _auc_sklearn, BY_HAND_CLUE),
+    ("check_roc_auc", _auc_mann_whitney, "scipy.stats.mannwhitneyu"),
 ]
 
 
-def _wrong_id(name: str, wrong: Callable[..., Any], index: int) -> str:
-    inner = getattr(wrong, "func", wrong)
-    keywords = getattr(wrong, "keywords", {})
-    return f"{name}-{inner.__name__}{'-' + '-'.join(keywords) if keywords else ''}-{index}"
+class TestLesson05(CheckerContract):
+    checkers = lesson05
+    lesson = "05_cnn"
+    exempt: ClassVar[dict[str, str]] = {
+        "check_trained_model": "grades a saved model, not a function of the solutions: "
+                               "tested below with checkpoints trained here"}
+    also_right = ALSO_RIGHT
+    wrong = WRONG
+    hidden_runs: ClassVar[dict[str, list[tuple[int, int]]]] = {
+        "roc_auc": [(917, 40)], "threshold_metrics": [(3, 30)], "choose_device": [(11, 30)],
+        "bootstrap_auc_ci": [(5, 2), (1010, 1)]}
 
-
-@pytest.mark.parametrize(("name", "wrong", "words"), WRONG,
-                         ids=[_wrong_id(n, w, i) for i, (n, w, _) in enumerate(WRONG)])
-def test_wrong_implementation_fails(name: str, wrong: Callable[..., Any], words: str) -> None:
-    check = CHECKERS[name]
-    with pytest.raises(CheckFailed) as info:
-        check(wrong)
-    message = str(info.value)
-    assert message.startswith(f"[{check.exercise} | ")
-    assert words in message, message
+    @classmethod
+    def _hidden(cls, name: str) -> list[tuple[int, int]]:
+        short = name.removeprefix("check_")
+        return cls.hidden_runs.get(short) or super()._hidden(name)
 
 
 def test_bootstrap_failure_explains_the_tolerance() -> None:
@@ -453,6 +567,22 @@ def test_checker_refuses_non_callable() -> None:
 
 def test_spec_parameter_count_matches_torch() -> None:
     assert sum(p.numel() for p in build_cnn().parameters()) == lesson05.CNN_PARAMETERS == 6066
+
+
+def test_the_atomic_save_check_leaves_torch_and_os_as_they_were() -> None:
+    before = (torch.save, os.replace, os.rename)
+    lesson05.check_save_checkpoint(save_checkpoint)
+    assert (torch.save, os.replace, os.rename) == before
+
+
+def test_a_batching_crash_is_a_check_failure_not_a_raw_error() -> None:
+    class _DatasetRaggedLabels(XRayDataset):
+        def __getitem__(self, index):
+            x, y = super().__getitem__(index)
+            return x, (y if index % 2 else y[None])
+
+    with pytest.raises(CheckFailed, match="label"):
+        lesson05.check_xray_dataset(_DatasetRaggedLabels)
 
 
 # -- the trained-model grader ------------------------------------------------------------------
@@ -493,10 +623,27 @@ def test_trained_model_passes(tmp_path: Any, capsys: pytest.CaptureFixture[str])
     assert "real PneumoniaMNIST test split" in capsys.readouterr().out
 
 
+def test_trained_model_is_graded_on_the_held_out_part(tmp_path: Any,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    """Is the grade computed on the images the notebook never shows?"""
+    data = hold_out_for_grading(_separable_data(synthetic=False))
+    path = str(tmp_path / "model.pt")
+    _trained_checkpoint(path, data)
+    lesson05.check_trained_model(build_cnn, checkpoint=path, data=data)
+    out = capsys.readouterr().out
+    assert "held-out grading split (never shown in the notebook) (20 images)" in out
+    # A model that is right on the shown test images only fails on the held-out part.
+    with mock.patch.object(lesson05, "roc_auc_score", side_effect=lambda y, s: (
+            1.0 if len(y) != len(data.graded["labels"]) else 0.5)), \
+            pytest.raises(CheckFailed, match="held-out grading split"):
+        lesson05.check_trained_model(build_cnn, checkpoint=path, data=data)
+
+
 def test_trained_model_failures(tmp_path: Any) -> None:
     data = _separable_data(synthetic=True)
     path = str(tmp_path / "model.pt")
-    with pytest.raises(CheckFailed, match="does not exist"):
+    with pytest.raises(CheckFailed, match="run the training cells first"):
         lesson05.check_trained_model(build_cnn, checkpoint=path, data=data)
     _trained_checkpoint(path, data, train=False)
     with pytest.raises(CheckFailed, match="below the required 0.85"):
