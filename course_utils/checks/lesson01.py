@@ -25,15 +25,15 @@ from course_utils.checks._core import Check, checker
 from course_utils.validation import describe
 
 __all__ = [
-    "check_mu_to_hu",
-    "check_counts_to_line_integrals",
     "check_back_project",
-    "check_ramp_filter",
     "check_centred_kspace",
-    "check_zscore_in_mask",
+    "check_counts_to_line_integrals",
     "check_envelope_db",
-    "check_suv_bw",
     "check_modality_tensor_spec",
+    "check_mu_to_hu",
+    "check_ramp_filter",
+    "check_suv_bw",
+    "check_zscore_in_mask",
 ]
 
 integrity.watch(
@@ -448,7 +448,7 @@ REAL_FILES = (
 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _real_dataset(name: str):
     import pydicom
     from pydicom.data import get_testdata_file

@@ -17,7 +17,7 @@ import numpy as np
 
 from course_utils.validation import check_array, check_int
 
-__all__ = ["line_mask", "apply_line_mask"]
+__all__ = ["apply_line_mask", "line_mask"]
 
 
 def line_mask(n_lines: int, centre_lines: int = 0, every: int = 1) -> np.ndarray:

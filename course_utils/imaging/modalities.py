@@ -13,7 +13,7 @@ import numpy as np
 
 from course_utils.validation import check_int, check_number
 
-__all__ = ["JourneyStep", "patient_journey", "journey_table", "fluoroscopy_series"]
+__all__ = ["JourneyStep", "fluoroscopy_series", "journey_table", "patient_journey"]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import numpy as np
 
 from course_utils.validation import check_array, check_number
 
-__all__ = ["F18_HALF_LIFE_S", "pet_dataset", "suv_phantom", "dynamic_pet", "tm_seconds"]
+__all__ = ["F18_HALF_LIFE_S", "dynamic_pet", "pet_dataset", "suv_phantom", "tm_seconds"]
 
 #: Half-life of fluorine-18 in seconds (109.77 min).
 F18_HALF_LIFE_S = 109.77 * 60
@@ -55,9 +55,8 @@ def tm_seconds(value: str) -> float:
 
 
 def _tm(seconds: float) -> str:
-    seconds = seconds % 86400
-    whole = int(seconds)
-    micro = int(round((seconds - whole) * 1e6))
+    whole, micro = divmod(round((seconds % 86400) * 1e6), 1_000_000)
+    whole %= 86400
     return f"{whole // 3600:02d}{whole % 3600 // 60:02d}{whole % 60:02d}.{micro:06d}"
 
 

@@ -27,9 +27,9 @@ from course_utils.validation import check_array, check_int, check_number
 __all__ = [
     "MU_WATER_PER_MM",
     "Phantom",
+    "detector_counts",
     "hu_phantom",
     "line_integrals",
-    "detector_counts",
 ]
 
 #: Linear attenuation coefficient of water at an effective energy of about 70 keV, per mm

@@ -12,7 +12,7 @@ import numpy as np
 
 from course_utils.validation import check_array, check_choice, check_number
 
-__all__ = ["reconstruct", "rmse", "disc_mask"]
+__all__ = ["disc_mask", "reconstruct", "rmse"]
 
 _FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann", None)
 

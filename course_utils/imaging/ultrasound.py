@@ -86,7 +86,7 @@ def simulate_rf(n_lines: int = 96, depth_mm: float = 40.0, width_mm: float = 30.
                          f"{2 * f0_mhz}")
     generator = np.random.default_rng(rng)
     metres_per_sample = SPEED_OF_SOUND_M_S / (2 * fs)
-    n_samples = int(round(depth_mm / 1000 / metres_per_sample))
+    n_samples = round(depth_mm / 1000 / metres_per_sample)
     depth = np.arange(n_samples) * metres_per_sample * 1000
     lateral = (np.arange(n_lines) - (n_lines - 1) / 2) * width_mm / n_lines
     z, x = np.meshgrid(depth, lateral, indexing="ij")

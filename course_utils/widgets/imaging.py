@@ -20,7 +20,7 @@ import numpy as np
 
 from course_utils.validation import check_array, check_int
 
-__all__ = ["sinogram_explorer", "kspace_explorer", "scan", "undersampled_image"]
+__all__ = ["kspace_explorer", "scan", "sinogram_explorer", "undersampled_image"]
 
 
 def scan(n_angles: int, log10_i0: float | None, *, size: int = 128,

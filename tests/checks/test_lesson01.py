@@ -75,7 +75,7 @@ def envelope_db(rf, dynamic_range_db):
 
 def suv_bw(activity_bq_ml, ds):
     item = ds.RadiopharmaceuticalInformationSequence[0]
-    parse = lambda tm: datetime.datetime.strptime(tm, "%H%M%S.%f")  # noqa: E731
+    parse = lambda tm: datetime.datetime.strptime(tm, "%H%M%S.%f")
     delta = parse(ds.SeriesTime) - parse(item.RadiopharmaceuticalStartTime)
     seconds = delta.total_seconds() % 86400
     decay = np.exp(-np.log(2) * seconds / float(item.RadionuclideHalfLife))
