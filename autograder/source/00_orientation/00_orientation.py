@@ -24,13 +24,14 @@
 #
 # | # | lesson | what you will be able to do |
 # |---|---|---|
-# | 00 | orientation | run the course; treat images as arrays |
-# | 01 | imaging modalities | tell X-ray, CT, MRI, PET, ultrasound, fluoroscopy, slides and fundus photographs apart by their physics and their tensor shapes |
+# | 00 | Orientation | run the course; treat images as arrays |
+# | 01 | Imaging modalities: from physics to tensors | tell X-ray, CT, MRI, PET, ultrasound, fluoroscopy, slides and fundus photographs apart by their physics and their tensor shapes |
 # | 02 | DICOM | read a DICOM file byte by byte, build a volume from a series, de-identify, talk to a PACS |
-# | 03 | classical computer vision | threshold, find edges, segment, match features, register images |
-# | 04 | convolutions by hand | compute what a convolutional layer does, then match PyTorch |
-# | 05 | a GPU-trained CNN | train and honestly evaluate a network on real chest X-rays |
-# | 06 | evaluation pitfalls | leakage, domain shift, calibration and uncertainty |
+# | 03 | Classical computer vision | threshold, find edges, segment, match features, register images |
+# | 04 | Convolutions by hand | compute what a convolutional layer does, then match PyTorch |
+# | 05 | A GPU-trained CNN | train and honestly evaluate a network on real chest X-rays |
+# | 06 | Evaluation, pitfalls and uncertainty | leakage, prevalence, domain shift, calibration, uncertainty and reporting |
+# | 07 | Beyond classification | segmentation with a U-Net, learning with few labels, attention and transformers, generative and foundation models |
 #
 # The lectures behind the course point out that medical imaging data comes in **many
 # shapes**: single numbers (1-D point measures), planar images (2-D X-rays), stacks of
@@ -89,19 +90,32 @@ report = show_environment()
 #
 # ```text
 # CheckFailed: [rescale_01 | uint8 image with values 100..200] 4 of 4 values differ; first
-# at index (0, 0): expected 0.0, got 0.392...
-# Hint: subtract the image's own minimum and divide by (max - min) ...
+# at index (0, 0): expected 0.0, got 0.392157
+# Hint: you divided by 255: do not assume the range is 0..255; subtract the image's own
+# minimum and divide by (max - min)
 # ```
+#
+# Above the message you see your test cell (and, if your own code crashed, the line of
+# your code that raised); the checker's own code is left out.
 #
 # When it passes, it prints one line starting with ✔.
 #
-# **Visible and hidden tests.** The test cells you see are the *visible* tests. When your
-# instructor grades the notebook, each test cell also runs *hidden* tests: the same
-# checker with more, different random cases. Code that only works on the visible cases
-# will lose the points, code that is right will not. Test cells are locked: edits to them,
-# or to the checkers, are undone or detected during grading, and a notebook that tampers
-# with its tests scores zero. To check a notebook before you hand it in, restart the
-# kernel and run all cells (*Kernel → Restart Kernel and Run All Cells*).
+# **Visible checks and grading.** The test cells you see are *visible* checks: your
+# immediate feedback, run in your own notebook. Grading is different in three ways:
+#
+# * each test cell also runs *hidden* tests: the same checker with other random seeds and
+#   more cases (and lesson 05 scores your trained model on test images the notebook never
+#   shows you). Code that only works on the visible cases loses the points; code that is
+#   right does not;
+# * your instructor runs the whole submitted notebook again, in a sandbox (an isolated,
+#   locked-down copy with no network and no access to the instructor's files), with the
+#   test cells restored to their original, locked form;
+# * the points are decided by the grader, outside your notebook: what your notebook
+#   prints (a ✔ line included) is not what scores it, and a notebook that tampers with its
+#   tests or the checkers scores zero.
+#
+# To check a notebook before you hand it in, restart the kernel and run all cells
+# (*Kernel → Restart Kernel and Run All Cells*).
 
 # %% [markdown]
 # ## The data in this lesson
@@ -179,6 +193,9 @@ except NotImplementedError:
 # minimum to 0 and its maximum to 1, linearly. Do **not** assume 0..255: a CT slice
 # runs from about -1000 to over 1000 HU. A constant image has nothing to stretch: return
 # zeros rather than dividing by zero.
+#
+# Per-image min-max scaling is the right tool for a photograph or an MR image, whose grey
+# levels have no fixed meaning. For CT it is a bad habit, shown after the exercise.
 
 # %% nbgrader={"grade": false, "grade_id": "rescale_01", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def rescale_01(image):
@@ -209,6 +226,35 @@ lesson00.check_rescale_01(rescale_01)
 ### BEGIN HIDDEN TESTS
 lesson00.check_rescale_01(rescale_01, seed=1777, n_random=40)
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# **Why not min-max for CT.** Hounsfield units are a *quantitative* scale: water is 0 HU
+# in every scanner, soft tissue a few tens of HU. Min-max scaling throws that away: where
+# a tissue lands depends on the brightest and darkest pixels *in view*. Below, the same
+# CT slice is rescaled twice, once as it is and once with a single pixel of metal (a
+# dental filling or a hip implant reads about 3,000 HU or more; here one synthetic pixel
+# of 3,071 HU, the top of the usual 12-bit range) added in a corner: the same soft tissue
+# at 40 HU lands on a different value. A **fixed HU window** (here -1000..1000 HU mapped
+# onto 0..1, clipping outside) maps 40 HU to the same value in every image, which is what
+# a network trained on many scans needs. Lesson 02 returns to windows.
+
+# %%
+with_metal = ct.image.copy()
+with_metal[0, 0] = 3071.0  # one synthetic pixel of metal
+
+
+def hu_window(image, low=-1000.0, high=1000.0):
+    """Map a fixed HU range onto [0, 1], clipping outside it."""
+    return np.clip((np.asarray(image, dtype=np.float64) - low) / (high - low), 0.0, 1.0)
+
+
+tissue = np.abs(ct.image - 40.0) <= 5.0  # pixels at 35..45 HU in the original slice
+try:
+    for name, image in (("as scanned", ct.image), ("with one metal pixel", with_metal)):
+        print(f"{name:>21}: soft tissue (40 HU) -> min-max {rescale_01(image)[tissue].mean():.3f}"
+              f", fixed window {hu_window(image)[tissue].mean():.3f}")
+except NotImplementedError:
+    print("Implement rescale_01 above to compare it with a fixed HU window.")
 
 # %% [markdown]
 # ## Exercise 3 — a centred crop (1 point)
@@ -360,8 +406,10 @@ lesson00.check_image_kind(image_kind, seed=99, n_random=25)
 #
 # Pick an image, scroll through the slices of a volume, or look at one colour channel of
 # a photograph. The line above the figure gives the array's shape, dtype and range; the
-# histogram shows how its values are distributed (in the CT slice, note the peak of air
-# around the patient near -900 HU, and the soft tissue just above 0 HU).
+# histogram shows how its values are distributed. In the CT slice, the values from about
+# -900 to -600 HU (the minimum is -896 HU) are aerated **lung**, not air around the
+# patient: this small crop shows no air outside the body (air would read about -1000 HU).
+# Soft tissue sits just above 0 HU, fat near -100 HU.
 
 # %%
 from course_utils.widgets.arrays import array_explorer

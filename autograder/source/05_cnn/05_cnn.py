@@ -27,7 +27,8 @@
 # 3. a CNN built to a specification;
 # 4. the training step, the training epoch, and checkpoints;
 # 5. the evaluation: ROC AUC, metrics at a threshold, a bootstrap confidence interval;
-# 6. and you hand in the trained model, which is graded on the held-out test split.
+# 6. and you hand in the trained model, which is graded on test images this notebook
+#    never shows you.
 #
 # Time: about 60 minutes (training takes well under a minute on a laptop CPU, seconds on
 # a GPU). Exercises: 10 plus the trained model, worth 25 points.
@@ -49,11 +50,15 @@ from tqdm.auto import tqdm
 
 from course_utils import runtime
 from course_utils.learning.reference_model import predict_scores, read_checkpoint
-from course_utils.device import describe_device, pick_device
-from course_utils.learning.medmnist import load_pneumoniamnist
+from course_utils.device import describe_device, pick_device, use_cpu_threads
+from course_utils.learning.medmnist import hold_out_for_grading, load_pneumoniamnist
 from course_utils.widgets.training import threshold_explorer
 
-torch.manual_seed(0)
+_ = torch.manual_seed(0)
+# One CPU thread: on a machine where anything else runs (a second notebook, a grader, a
+# shared server), PyTorch's threads wait for each other and two run several times slower
+# than one (see course_utils.device.DEFAULT_CPU_THREADS).
+print(f"PyTorch computes on the CPU with {use_cpu_threads()} thread(s).")
 
 # %% [markdown]
 # ## 1. Where does the computation run?
@@ -184,10 +189,16 @@ for where, seconds in timings.items():
 # PneumoniaMNIST (part of MedMNIST v2) holds 5,856 paediatric chest X-rays from
 # Guangzhou Women and Children's Medical Center (Kermany et al., *Cell* 2018), centre
 # cropped and shrunk to 28x28 pixels, labelled **0 = normal, 1 = pneumonia**, and split
-# into training (4,708), validation (524) and test (624) images. The test images come
-# from a different part of the original collection than the training images, which is one
-# reason test scores are lower than validation scores: a small taste of the *domain
-# shift* of lesson 06.
+# into training (4,708), validation (524) and test (624) images. MedMNIST took the test
+# split from the source dataset's own held-out images and cut the source's training
+# images 9:1 into training and validation (Yang et al., *Scientific Data* 2023), so
+# validation images come from the same pool as the training images.
+#
+# **The grade comes from images you never see.** The cell below keeps half of the test
+# split back (312 images, stratified by label: `hold_out_for_grading`). This notebook
+# shows you the other 312 as `test`; the grader scores your trained model on the hidden
+# half. Tuning anything against the test numbers printed here (another epoch, another
+# threshold) therefore gains nothing, and the grade stays an honest estimate.
 #
 # The course downloads it once with `python data_fetch.py pneumoniamnist_28` (checksum
 # verified); the cell below also looks at `$COURSE_PNEUMONIAMNIST` (a path to a local
@@ -195,7 +206,7 @@ for where, seconds in timings.items():
 # so loudly**: then every number below is about generated pictures, not patients.
 
 # %%
-data = load_pneumoniamnist(28, download=not runtime.is_grading())
+data = hold_out_for_grading(load_pneumoniamnist(28, download=not runtime.is_grading()))
 train_pixels = data.images["train"].astype(np.float64) / 255
 MEAN, STD = float(train_pixels.mean()), float(train_pixels.std())
 print(f"\nTraining-set pixel mean {MEAN:.4f} and standard deviation {STD:.4f} (on [0, 1]).")
@@ -238,7 +249,10 @@ for split, (normal, pneumonia) in counts.items():
 #    deviation, so inputs are centred near 0 with unit spread, which keeps the first
 #    layers' activations in a range where training is stable. The statistics come from the
 #    **training split only**: using validation or test images to compute them would leak
-#    information from the data you evaluate on.
+#    information from the data you evaluate on. (Your dataset receives `mean` and `std`
+#    as arguments, so the checker cannot see where they come from: the cell above
+#    computes them on the training images only, and the training cell stores them with
+#    the model.)
 
 # %% [markdown]
 # ### Exercise 2 (2 points): `XRayDataset`
@@ -321,10 +335,12 @@ lesson05.check_xray_dataset(XRayDataset, seed=55, n_random=8)
 # * **Small rotations and shifts**: yes. Patients are never positioned identically.
 # * **Brightness and contrast changes**: yes. Exposure, detector and processing differ
 #   between machines and sites.
-# * **Left-right flips**: no. The heart sits on the patient's left; a flipped film shows
-#   *dextrocardia* (heart on the right), a rare condition, and flips the side markers
-#   (L/R) that radiographers put on every film. A model trained on flipped images learns
-#   that laterality does not matter, which is false for a right lower lobe pneumonia.
+# * **Left-right flips**: not for chest films. Not because the label would be wrong (a
+#   mirrored pneumonia is still a pneumonia), but because a flipped film is an image the
+#   network will never meet: the heart sits on the patient's left, and a flipped film
+#   shows *dextrocardia* (heart on the right), a rare anatomy; the L/R side markers that
+#   radiographers put on every film come out mirrored; and any task that needs the side
+#   (which lung, where a tube or line lies) would be taught that sides do not matter.
 #   (For a skin lesion or a cell under a microscope, flips are harmless: no up, down,
 #   left or right.)
 # * **Up-down flips, large rotations**: never on a chest film.
@@ -346,6 +362,10 @@ lesson05.check_xray_dataset(XRayDataset, seed=55, n_random=8)
 # 3. draw a contrast factor `c` in `[1 - contrast, 1 + contrast]` and a brightness offset
 #    `b` in `[-brightness, brightness]`, and compute `(x - m) * c + m + b`, with `m` the
 #    mean of each (transformed) image;
+#
+# Every draw is uniform over its **whole** range, both signs: the checker recovers the
+# angle, shift, factor and offset of every image of a large batch and expects them to
+# reach both ends (`torch.randint(low, high)` excludes `high`).
 # 4. clamp to [0, 1]. Never flip.
 #
 # Return a new tensor of the same shape; do not change the input.
@@ -449,9 +469,12 @@ except NotImplementedError:
 # %% [markdown]
 # ## 5. A CNN to a specification
 #
-# The lectures' recipe: **convolution blocks** (convolution → batch normalisation → ReLU →
-# pooling) that turn pixels into increasingly abstract feature maps, then a **fully
-# connected** block that turns features into class scores. Ours:
+# The lectures' recipe: **convolution blocks** (convolution and ReLU, then pooling) that
+# turn pixels into increasingly abstract feature maps, then a **fully connected** block
+# that turns features into class scores. Ours adds one ingredient the lectures do not
+# cover, **batch normalisation** (Ioffe and Szegedy, 2015): after each convolution, every
+# channel is rescaled to zero mean and unit variance over the batch (then by a learned
+# scale and offset), which makes training faster and less sensitive to the learning rate.
 #
 # | # | layer | output for a 28x28 input |
 # |---|---|---|
@@ -610,8 +633,9 @@ except NotImplementedError:
 # %% [markdown]
 # ### Exercise 6 (2 points): `train_epoch`
 #
-# One pass over the loader: move each batch to `device` (`non_blocking=True` overlaps the
-# copy with computation when memory is pinned), take one `train_step`, and return the
+# One pass over the loader: move each batch (images and labels) to `device` with
+# `.to(device)` (`non_blocking=True` overlaps the copy with computation when memory is
+# pinned; the checker watches for the move), take one `train_step`, and return the
 # **mean loss per image** over the epoch. The last batch is usually smaller (4,708 = 73 x
 # 64 + 36), so weight each batch's loss by its size: the mean of the batch means would
 # over-weight it. Wrap the loader in `tqdm(loader, disable=not progress, leave=False)` for
@@ -671,7 +695,8 @@ lesson05.check_train_epoch(train_epoch, seed=21, n_random=3)
 # arbitrary code, and careful readers (the grader included) load with
 # `torch.load(path, weights_only=True)`, which refuses it. Write to `path + ".tmp"` first,
 # then `os.replace(tmp, path)`: the replacement is atomic, so a crash mid-write never
-# leaves a half-written checkpoint.
+# leaves a half-written checkpoint. (The checker watches `torch.save` and `os.replace`
+# while your function runs: writing straight onto `path` fails.)
 
 # %% nbgrader={"grade": false, "grade_id": "save_checkpoint", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def save_checkpoint(path: str, model: nn.Module, optimizer: torch.optim.Optimizer,
@@ -712,8 +737,10 @@ lesson05.check_save_checkpoint(save_checkpoint, seed=31, n_random=2)
 # augmented loader, and after each epoch the **validation** ROC AUC; the epoch with the
 # best validation AUC is saved to `model.pt`. The test split is not looked at: choices
 # made by peeking at the test set (which epoch, which threshold, which architecture) make
-# the test score optimistic, one of the pitfalls the lectures list (61 % of the COVID-19
-# papers reviewed did not say how the final model was chosen).
+# the test score optimistic, one of the pitfalls the lectures list: of the 215 COVID-19
+# deep-learning papers that failed the review's quality checks, 132 (61 %; 52 % of all
+# 252 reviewed) did not describe how the final model was chosen (Roberts et al., *Nature
+# Machine Intelligence* 2021).
 #
 # **Hand-in:** `model.pt` is your trained model. Submit it with this notebook. When the
 # notebook is graded, the grader re-uses a `model.pt` trained on the same data instead of
@@ -797,7 +824,7 @@ if history:
 #   gives a **confusion matrix** and two rates: **sensitivity** (of the truly ill, the
 #   fraction found: TP / (TP + FN)) and **specificity** (of the truly healthy, the fraction
 #   cleared: TN / (TN + FP)). Moving `t` trades one for the other.
-# * **How sure are we?** 624 test images is not many. A **confidence interval** says how
+# * **How sure are we?** 312 test images is not many. A **confidence interval** says how
 #   much the AUC could move on another sample of patients; 23 of the 37 COVID-19 models
 #   that passed the lectures' quality screen reported none.
 #
@@ -974,8 +1001,8 @@ lesson05.check_bootstrap_auc_ci(bootstrap_auc_ci, seed=1010, n_random=1)
 #
 # First the **threshold**, chosen on the *validation* split: here the highest threshold
 # that still finds 95 % of the pneumonia cases (a screening tool must not miss many).
-# Then the test split, looked at once, for the final figures, with a 95 % confidence
-# interval for the AUC.
+# Then the test split (the half you may see), looked at once, for the final figures, with
+# a 95 % confidence interval for the AUC.
 
 # %%
 if model is not None:
@@ -1029,8 +1056,9 @@ if model is not None:
 #   (`benchmarks/cnn.py`, a deeper network with the same ingredients) reaches about 0.97
 #   in well under a minute of CPU training. Small images and small networks go a long
 #   way, *on this test set*.
-# * The validation AUC is higher than the test AUC: validation images come from the same
-#   pool as the training images, the test images from another part of the collection.
+# * The validation AUC is usually higher than the test AUC: validation images come from
+#   the same pool as the training images (MedMNIST cut them from the source's training
+#   set), while the test images are the source's own held-out set, chosen by its authors.
 #   An **external** test set (another hospital, another scanner) would likely be lower
 #   still; the lectures show that properly external testing systematically deflates
 #   published figures.
@@ -1041,11 +1069,13 @@ if model is not None:
 # ## 9. Your trained model, graded
 #
 # The test below loads `model.pt` into a fresh `build_cnn()` network and scores it on the
-# held-out **test** split, which played no part in training or in choosing the epoch. It
-# must reach a test ROC AUC of at least **0.90** on real PneumoniaMNIST. When the notebook
-# runs on the **synthetic** stand-in, the model is scored on the synthetic test split and
-# must reach **0.85** there (those pictures carry a few deliberately wrong labels, which
-# caps every model's AUC).
+# **held-out half of the test split** (section 2): 312 images that played no part in
+# training or in choosing the epoch, and that this notebook never shows, neither as
+# images nor as a score. It must reach a ROC AUC of at least **0.90** there on real
+# PneumoniaMNIST. When the notebook runs on the **synthetic** stand-in, the model is
+# scored on the stand-in's held-out half and must reach **0.85** (those pictures carry a
+# few deliberately wrong labels, which caps every model's AUC). If the test says the
+# file does not exist, run the training cells of section 7 first.
 
 # %% nbgrader={"grade": true, "grade_id": "trained_model_test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 lesson05.check_trained_model(build_cnn, checkpoint="model.pt", data=data)
