@@ -239,17 +239,36 @@ def _spy_of_caller() -> Any:
 
 
 _LISTENING = [0]
+_PATCHED = [0]
 
 
-def _watch_servers() -> None:
-    """Count listening sockets the checkers open in this process.
+def _watch_checker_environment() -> None:
+    """Notice checkers that change the world the student's function should see.
 
     A checker that serves something (a PACS on loopback) expects the student's function to
-    reach it over the network, which the sandbox does not have: such a statement is run
-    inside the sandbox instead, where the checker's server and the student's client share
-    the sandbox's own loopback.
+    reach it over the network, which the sandbox does not have; a checker that simulates a
+    machine with ``unittest.mock.patch`` (a CUDA GPU) patches this process, not the
+    sandbox. Calls made while either is the case are run inside the sandbox instead (the
+    whole statement), where the checker's server or patch and the student's code share one
+    process.
     """
     import socket
+    from unittest import mock
+
+    patch_class = mock._patch  # noqa: SLF001 - the one class behind every mock.patch form
+    if not getattr(patch_class, "_course_watched", False):
+        enter, leave = patch_class.__enter__, patch_class.__exit__
+
+        def counted_enter(self: Any) -> Any:
+            _PATCHED[0] += 1
+            return enter(self)
+
+        def counted_exit(self: Any, *exc: Any) -> Any:
+            _PATCHED[0] -= 1
+            return leave(self, *exc)
+
+        patch_class.__enter__, patch_class.__exit__ = counted_enter, counted_exit
+        patch_class._course_watched = True
 
     original = socket.socket.listen
     if getattr(original, "_course_watched", False):
@@ -285,7 +304,7 @@ class RemoteFunction:
         return f"<function {self.__name__}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if _LISTENING[0]:
+        if _LISTENING[0] or _PATCHED[0] > 0:
             raise _Fallback
         previous = sys.getprofile()
         sys.setprofile(None)  # the checker's own spy must not watch the grader's plumbing
@@ -517,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["TMPDIR"] = str(exchange)
     os.chdir(work)
     os.environ["NBGRADER_EXECUTION"] = "autograde"
-    _watch_servers()
+    _watch_checker_environment()
     session = Session(scratch, work, float(job["cell_timeout"]), unsafe=bool(job["unsafe"]))
     started = time.perf_counter()
     try:
