@@ -99,6 +99,11 @@ class Lab:
             time.sleep(0.5)
         raise AssertionError(f"no idle kernel for {path} within {limit_s:g} s")
 
+    def kernels_idle(self) -> bool:
+        """Is every running kernel idle?"""
+        return all((session.get("kernel") or {}).get("execution_state") == "idle"
+                   for session in self.api("/api/sessions"))
+
     def shut_down_kernels(self) -> None:
         for session in self.api("/api/sessions"):
             with contextlib.suppress(urllib.error.URLError, OSError):
@@ -284,7 +289,20 @@ def _use(page, kind: str, control) -> None:
         control.click()
 
 
-def _widget_responds(page) -> tuple[str, object] | None:
+def _settle(page, area, lab: Lab, limit_s: float = REACT_LIMIT_S) -> None:
+    """Wait until the kernel is idle and what the widget shows has stopped changing."""
+    last, stable_since = area.evaluate(_SHOWN_JS), time.monotonic()
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+        shown = area.evaluate(_SHOWN_JS)
+        if shown != last:
+            last, stable_since = shown, time.monotonic()
+        elif time.monotonic() - stable_since > 1.5 and lab.kernels_idle():
+            return
+
+
+def _widget_responds(page, lab: Lab) -> tuple[str, object] | None:
     """Use each widget's controls until what it shows changes; return (what, widget area)."""
     areas = page.locator(".jp-Notebook .jp-OutputArea-output:has(.jupyter-widgets)")
     for index in range(areas.count()):
@@ -296,7 +314,7 @@ def _widget_responds(page) -> tuple[str, object] | None:
             while time.monotonic() < deadline:
                 page.wait_for_timeout(400)
                 if area.evaluate(_SHOWN_JS) != before:
-                    page.wait_for_timeout(800)  # let the redraw settle for the screenshot
+                    _settle(page, area, lab)  # the redraw finished: a faithful screenshot
                     return kind, area
     return None
 
@@ -314,7 +332,8 @@ def test_lesson_runs_and_its_widgets_work_in_a_real_browser(lesson: str, lab: La
         page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=60_000)
         lab.wait_for_kernel(f"{lesson}.ipynb")
         prompts = _run_all(page, lesson)
-        ran = f"{lesson}: {time.monotonic() - started:.0f} s in the browser"
+        run_s = time.monotonic() - started
+        ran = f"{lesson}: {run_s:.0f} s in the browser"
         errors = _unexpected_errors(page.evaluate(_ERRORS_JS))
         assert not errors, f"{ran}; unexpected error output:\n" + "\n---\n".join(errors)
         assert all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), (
@@ -326,9 +345,13 @@ def test_lesson_runs_and_its_widgets_work_in_a_real_browser(lesson: str, lab: La
                                timeout=30_000)
         reprs = page.evaluate(_TEXT_REPRS_JS)
         assert not reprs, f"{ran}; widgets shown as text, not rendered: {reprs}"
-        responded = _widget_responds(page)
+        responded = _widget_responds(page, lab)
         shot = _artifacts() / f"{lesson}.png"
         page.screenshot(path=str(shot))
+        with (_artifacts() / "runs.jsonl").open("a", encoding="utf-8") as log:
+            log.write(json.dumps({"lesson": lesson, "run_all_s": round(run_s, 1),
+                                  "total_s": round(time.monotonic() - started, 1),
+                                  "widget_input": responded[0] if responded else None}) + "\n")
         assert responded is not None, (
             f"{ran}; no widget changed what it shows when its slider / options were used "
             f"(screenshot: {shot})")
