@@ -66,7 +66,7 @@ def read_sample(name):
 # |---|---|---|---|---|
 # | point measure | 1 number | optical density, turbidity, fluorescence | light absorbed or emitted | OD (log10 ratio), counts |
 # | projection (planar) | 2-D (row, column) | radiograph (CR/DX), mammogram | X-ray photons that crossed the body | none fixed: detector values |
-# | 2-D video | 3-D (time, row, column) | fluoroscopy, angiography | the same, 7.5-30 times a second | none fixed |
+# | 2-D video | 3-D (time, row, column) | fluoroscopy, angiography | the same, 3.75-30 times a second | none fixed |
 # | tomographic | 3-D (slice, row, column) | CT | linear attenuation coefficient | **HU** |
 # | volume | 3-D (slice, row, column) | MRI | proton signal (T1/T2/PD weighting) | none (arbitrary) |
 # | dynamic | 4-D (time, slice, row, column) | dynamic PET, fMRI, cardiac MRI | tracer concentration, BOLD signal | Bq/ml (PET), none (fMRI) |
@@ -504,8 +504,8 @@ print(ct.describe())
 # %% [markdown]
 # ## 4. Fluoroscopy: X-ray video, 2-D + time
 #
-# Fluoroscopy is projection X-ray taken continuously, 7.5 to 30 frames per second, at a
-# much lower dose per frame, often with iodine contrast to follow vessels (angiography)
+# Fluoroscopy is projection X-ray taken continuously, in pulses of 3.75 to 30 frames per
+# second, at a much lower dose per frame, often with iodine contrast to follow vessels (angiography)
 # or catheters. The data is a **3-D tensor (time, row, column)**, and the time axis has a
 # unit: DICOM's (0018,1063) *Frame Time* in ms. The run below is **synthetic**: contrast
 # flows into three vessels and washes out, with the strong Poisson noise of a low dose
@@ -706,15 +706,15 @@ except NotImplementedError:
 #
 # PET images a radioactive tracer, most often **FDG** (glucose labelled with
 # fluorine-18) taken up by tissue that consumes glucose, such as many tumours. F-18
-# decays by emitting a positron, which travels about a millimetre, meets an electron and
-# annihilates into **two 511 keV photons** flying in opposite directions. The scanner's
-# ring of detectors records coincident pairs; each pair defines a line through the
-# decay, and reconstruction (like CT's) turns the lines into a 3-D map of **activity
+# decays by emitting a positron, which travels well under a millimetre on average in
+# tissue (at most about 2 mm), meets an electron and annihilates into **two 511 keV
+# photons** flying in opposite directions. The scanner's ring of detectors records
+# coincident pairs; each pair defines a line through the decay, and reconstruction (like CT's) turns the lines into a 3-D map of **activity
 # concentration in Bq/ml**.
 #
 # **Slide errors.** The 000 deck says PET is a "time-series of detected positrons" and
-# calls it "4D imaging". PET does not detect positrons (they annihilate within a
-# millimetre of tissue); it detects the pairs of 511 keV photons. And a routine clinical
+# calls it "4D imaging". PET does not detect positrons (they annihilate within
+# about a millimetre of tissue); it detects the pairs of 511 keV photons. And a routine clinical
 # PET is a **static 3-D** volume (slice, row, column); it becomes **4-D**
 # (time, slice, row, column) only when acquired as a **dynamic** series, as below.
 #
@@ -990,7 +990,7 @@ levels = [level.shape for level in pyramid_gaussian(ihc, downscale=2, channel_ax
 print("pyramid levels of the 512 x 512 sample:", levels)
 base = (80_000, 100_000, 3)
 slide_levels = [(int(np.ceil(base[0] / 2**k)), int(np.ceil(base[1] / 2**k)), 3)
-                for k in range(len(levels) + 8)]
+                for k in range(int(np.ceil(np.log2(max(base[:2])))) + 1)]
 total_bytes = sum(int(np.prod(s)) for s in slide_levels)
 print(f"40x slide {base}: base {np.prod(base) / 1e9:.1f} GB, whole pyramid "
       f"{total_bytes / 1e9:.1f} GB ({total_bytes / np.prod(base):.3f} x the base)")
