@@ -5,7 +5,7 @@ convolution), ``torch.nn`` layers built from the lesson's U-Net specification (o
 compared after copying the student's weights), ``torch.autograd`` (the Dice loss's
 gradient), ``torch.nn.functional.unfold`` (patches), ``scaled_dot_product_attention`` and
 ``torch.nn.MultiheadAttention`` with copied weights (self-attention), ``torch.softmax``
-(attention pooling, Ilse et al. 2018, equation 9); ``scipy.spatial.distance.dice`` (the
+(attention pooling, Ilse et al. 2018); ``scipy.spatial.distance.dice`` (the
 trained network's Dice). The diffusion forward process is checked against the Markov
 chain's own mean and variance, propagated step by step (x_t = sqrt(1 - beta_t) x_{t-1} +
 sqrt(beta_t) eps), not against the closed form the exercise asks for.
@@ -30,18 +30,18 @@ from course_utils.validation import describe
 
 __all__ = [
     "UNET_PARTS",
-    "check_conv_transpose2d",
     "check_build_unet",
-    "check_soft_dice_loss",
-    "check_trained_unet",
+    "check_conv_transpose2d",
+    "check_diffusion_forward",
     "check_fine_tune_model",
     "check_mil_pool",
     "check_patchify",
     "check_self_attention",
-    "check_diffusion_forward",
+    "check_soft_dice_loss",
+    "check_trained_unet",
     "dice_band",
-    "unet_parameter_count",
     "unet_oracle",
+    "unet_parameter_count",
 ]
 
 integrity.watch(
@@ -176,8 +176,8 @@ def check_conv_transpose2d(check: Check, *, seed: int, n_random: int) -> None:
         padding = int(rng.integers(0, max(1, min(top, k - 1)) + 1))
         if (min(h, w) - 1) * stride + k - 2 * padding < 1:
             padding = 0
-        cases.append((f"random {h}x{w} image, {k}x{k} kernel, stride {stride}, padding "
-                      f"{padding}", rng.normal(size=(h, w)) * rng.choice([1, 10]),
+        name = f"random {h}x{w} image, {k}x{k} kernel, stride {stride}, padding {padding}"
+        cases.append((name, rng.normal(size=(h, w)) * rng.choice([1, 10]),
                       rng.normal(size=(k, k)), stride, padding))
     for case, image, kernel, stride, padding in cases:
         got = check.call(case, image, kernel, stride=stride, padding=padding)
@@ -604,7 +604,7 @@ def check_fine_tune_model(check: Check, *, seed: int, n_random: int) -> None:
         if freeze and moved:
             check.fail(case, "the encoder's weights changed during training",
                        "set requires_grad to False on every encoder parameter")
-        if not freeze and reference_has_params(reference) and not moved:
+        if not freeze and _has_parameters(reference) and not moved:
             check.fail(case, "with freeze=False the encoder's weights did not change in "
                        "training", "leave requires_grad True when freeze is False")
         if all(torch.equal(a, b.detach()) for a, b in zip(head_before, head.parameters())):
@@ -613,7 +613,7 @@ def check_fine_tune_model(check: Check, *, seed: int, n_random: int) -> None:
         check.n_checked += 1
 
 
-def reference_has_params(module: nn.Module) -> bool:
+def _has_parameters(module: nn.Module) -> bool:
     """Whether ``module`` has any parameters."""
     return any(True for _ in module.parameters())
 
@@ -623,7 +623,7 @@ def reference_has_params(module: nn.Module) -> bool:
 def check_mil_pool(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``mil_pool(h, mode, V=None, w=None)``: max pooling and attention pooling.
 
-    Attention (Ilse, Tomczak & Welling 2018, equation 9): a_k = softmax_k(w^T tanh(V h_k)),
+    Attention (Ilse, Tomczak & Welling 2018): a_k = softmax_k(w^T tanh(V h_k)),
     z = sum_k a_k h_k; max: z = max over the instances of each feature, weights None.
     """
     rng = np.random.default_rng(seed)
@@ -673,6 +673,9 @@ def check_mil_pool(check: Check, *, seed: int, n_random: int) -> None:
     z2, a2 = _call(check, case, h[order], "attention", V=V, w=w)
     _close(check, z2, z1, case, atol=1e-10, hint="a bag is a set: the order of its instances "
            "must not change z")
+    _close(check, a2, a1[order], f"{case}: the weights", atol=1e-10,
+           hint="each weight belongs to its instance: permuting the instances permutes the "
+           "weights")
     check.expect_error("an empty bag (0 instances)", ValueError,
                        torch.zeros(0, 3, dtype=torch.float64), "max",
                        hint="raise ValueError when the bag has no instances")

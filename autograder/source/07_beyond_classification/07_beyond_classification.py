@@ -101,10 +101,11 @@ torch.manual_seed(0)
 #
 # The slide's headline, "U-Net forms basis of most SOTA approaches", is fair for medical
 # image *segmentation*: the self-configuring U-Net **nnU-Net** (Isensee et al., *Nature
-# Methods* 18, 203-211, 2021) set the state of the art on most of the 23 public datasets it
-# was tested on, and a 2024 re-examination (Isensee et al., "nnU-Net Revisited", MICCAI
-# 2024) found that well-tuned CNN U-Nets still matched or beat the transformer-based
-# segmenters proposed since. It is not true of medical image analysis in general
+# Methods* 18, 203-211, 2021) "surpasses most existing approaches, including highly
+# specialized solutions" on 23 public datasets of international segmentation competitions,
+# and a 2024 re-examination (Isensee et al., "nnU-Net Revisited", MICCAI 2024) found that
+# CNN-based U-Nets, properly configured and scaled, still beat the transformer- and
+# Mamba-based segmenters proposed since. It is not true of medical image analysis in general
 # (classification, detection and foundation models use other architectures).
 #
 # First, the piece that goes *up*.
@@ -1068,7 +1069,7 @@ lesson07.check_diffusion_forward(diffusion_forward, seed=2006, n_random=40)
 
 # %% [markdown]
 # The two classic schedules: DDPM's linear betas destroy the signal fast (alpha-bar is
-# below 1 % by about step 600), wasting the last steps on almost pure noise; the **cosine
+# below 1 % from about step 670 on), wasting the last steps on almost pure noise; the **cosine
 # schedule** (Nichol & Dhariwal, ICML 2021, arXiv:2102.09672) spreads the destruction more
 # evenly. Drag the slider in the explorer below to watch a phantom slice drown.
 
