@@ -28,15 +28,15 @@ from course_utils.checks._core import Check, CheckFailed, checker
 from course_utils.validation import describe
 
 __all__ = [
-    "check_patient_split",
-    "check_predictive_values",
+    "check_conformal_sets",
+    "check_detect_shift",
     "check_expected_calibration_error",
     "check_fit_temperature",
-    "check_detect_shift",
-    "check_paired_bootstrap_auc_diff",
-    "check_uncertainty_decomposition",
-    "check_conformal_sets",
     "check_input_saliency",
+    "check_paired_bootstrap_auc_diff",
+    "check_patient_split",
+    "check_predictive_values",
+    "check_uncertainty_decomposition",
     "temperature_nll",
 ]
 
@@ -209,8 +209,8 @@ def check_predictive_values(check: Check, *, seed: int, n_random: int) -> None:
     for i in range(n_random):
         se, sp = (float(v) for v in rng.uniform(0.3, 1.0, size=2))
         p = float(10 ** rng.uniform(-3, math.log10(0.95)))
-        cases.append((f"random #{i}: sensitivity {se:.4f}, specificity {sp:.4f}, "
-                      f"prevalence {p:.4f}", se, sp, p))
+        label = f"random #{i}: sensitivity {se:.4f}, specificity {sp:.4f}, prevalence {p:.4f}"
+        cases.append((label, se, sp, p))
     for case, se, sp, p in cases:
         got = check.call(case, se, sp, p, hint="a 0/0 (nobody called positive or negative) "
                          "gives float('nan'), not an error")
@@ -703,8 +703,8 @@ def check_conformal_sets(check: Check, *, seed: int, n_random: int) -> None:
     cases.append(("9 calibration cases, alpha=0.05 (rank 10 > 9: every class in every set)",
                   cal, y, _conformal_data(rng, 6, 3, 1.5)[0], 0.05))
     cal, y = _conformal_data(rng, 19, 2, 2.0)
-    cases.append(("19 calibration cases, 2 classes, alpha=0.2 (rank 16, the (n+1) "
-                  "correction matters)", cal, y, _conformal_data(rng, 10, 2, 2.0)[0], 0.2))
+    cases.append((("19 calibration cases, 2 classes, alpha=0.2 (rank 16, the (n+1) "
+                   "correction matters)"), cal, y, _conformal_data(rng, 10, 2, 2.0)[0], 0.2))
     for i in range(n_random):
         n, c = int(rng.integers(10, 400)), int(rng.integers(2, 8))
         cal, y = _conformal_data(rng, n, c, float(rng.uniform(0.5, 3)))
@@ -783,7 +783,7 @@ def check_input_saliency(check: Check, *, seed: int, n_random: int) -> None:
                        "with your code")
         except CheckFailed:
             raise
-        except Exception as exc:  # noqa: BLE001 - the student's error, reported
+        except Exception as exc:
             raise CheckFailed(check.exercise, case, f"the function raised "
                               f"{type(exc).__name__}: {exc}", "read the traceback above to "
                               "find the line that failed") from exc

@@ -19,7 +19,7 @@ import numpy as np
 
 from course_utils.validation import check_array, check_choice, check_int, check_number
 
-__all__ = ["Cohort", "patient_cohort", "relabel", "second_site", "burn_in_marker"]
+__all__ = ["Cohort", "burn_in_marker", "patient_cohort", "relabel", "second_site"]
 
 
 @dataclass(frozen=True)

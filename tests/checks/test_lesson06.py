@@ -96,8 +96,7 @@ def decomposition_by_moments(means, variances):
     second = (means**2 + variances).mean(axis=0)
     total = second - means.mean(axis=0) ** 2
     aleatoric = variances.mean(axis=0)
-    return {"total": aleatoric + np.var(means, axis=0), "aleatoric": aleatoric,
-            "epistemic": np.var(means, axis=0)}
+    return {"total": total, "aleatoric": aleatoric, "epistemic": total - aleatoric}
 
 
 def conformal_partition(cal_probs, cal_labels, test_probs, alpha):

@@ -8,13 +8,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from scipy import special, stats  # noqa: E402
-from sklearn.calibration import calibration_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from scipy import special, stats
+from sklearn.calibration import calibration_curve
 
-from course_utils.evaluation import (  # noqa: E402
+from course_utils.evaluation import (
     class_conditional_sets,
     reliability_diagram,
     set_summary,
@@ -108,8 +108,8 @@ def test_leaderboard_noise_shrinks_with_the_test_set() -> None:
     taus = {"public": [], "private": []}
     for seed in range(20):
         board = simulate_leaderboard(40, n_public=200, n_private=2000, seed=seed)
-        for split in taus:
-            taus[split].append(stats.kendalltau(board[split], board["true"]).statistic)
+        for split, values in taus.items():
+            values.append(stats.kendalltau(board[split], board["true"]).statistic)
     assert np.mean(taus["private"]) > np.mean(taus["public"]) + 0.1
     board = simulate_leaderboard(5, seed=1)
     assert set(board) == {"true", "public", "private"}

@@ -48,7 +48,6 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import display
 from scipy import stats
 from skimage import data as skdata
 from skimage.exposure import match_histograms
@@ -873,26 +872,24 @@ photos = np.stack([(resize(p / p.max(), (28, 28), anti_aliasing=True) * 255).ast
                    for p in photos])
 groups = {"site A test": data.images["test"][:300], "site B test": site_b[:300],
           "photographs (not X-rays)": photos}
-fig, ax = plt.subplots(figsize=(7, 4.5))
-for name, images in groups.items():
-    p = mc_dropout_probs(images)
-    parts = attempt(uncertainty_decomposition, p, p * (1 - p))
-    if parts is None:
-        break
-    ax.scatter(parts["aleatoric"], parts["epistemic"], s=12, alpha=0.6, label=name)
-    if name == "site A test":
-        epistemic_a = parts["epistemic"].mean()
-    print(f"{name:>25}: mean aleatoric {parts['aleatoric'].mean():.4f}, mean epistemic "
-          f"{parts['epistemic'].mean():.5f}")
-if parts is not None:
-    print("The same numbers as a sentence: does MC dropout flag the photographs as "
-          "unfamiliar? Their mean epistemic variance is "
-          f"{parts['epistemic'].mean() / epistemic_a:.2f} times site A's.")
-ax.set_xlabel("aleatoric variance E[p(1-p)]")
-ax.set_ylabel("epistemic variance Var(p) over dropout passes")
-ax.set_title("Monte-Carlo dropout on model B")
-ax.legend()
-plt.show()
+mc = {name: mc_dropout_probs(images) for name, images in groups.items()}
+p_a = mc["site A test"]
+if attempt(uncertainty_decomposition, p_a, p_a * (1 - p_a)) is not None:
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, p in mc.items():
+        parts = uncertainty_decomposition(p, p * (1 - p))
+        ax.scatter(parts["aleatoric"], parts["epistemic"], s=12, alpha=0.6, label=name)
+        print(f"{name:>25}: mean aleatoric {parts['aleatoric'].mean():.4f}, mean epistemic "
+              f"{parts['epistemic'].mean():.5f}")
+        if name == "site A test":
+            epistemic_a = parts["epistemic"].mean()
+    print("Does MC dropout flag the photographs as unfamiliar? Their mean epistemic "
+          f"variance is {parts['epistemic'].mean() / epistemic_a:.2f} times site A's.")
+    ax.set_xlabel("aleatoric variance E[p(1-p)]")
+    ax.set_ylabel("epistemic variance Var(p) over dropout passes")
+    ax.set_title("Monte-Carlo dropout on model B")
+    ax.legend()
+    plt.show()
 
 # %% [markdown]
 # Two cautions. Dropout before the last layer only is a crude posterior: its epistemic
