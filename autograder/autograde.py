@@ -36,7 +36,7 @@ from autograder.results import (
 )
 from autograder.sandbox import UNSAFE_FLAG, SandboxUnavailable, make_scratch, sandbox_problem
 
-__all__ = ["autograde", "verdicts_path", "SHADOW_NAMES"]
+__all__ = ["SHADOW_NAMES", "autograde", "lesson_plan", "verdicts_path"]
 
 #: Top-level names a submission folder may not hold (they would shadow what tests import).
 SHADOW_NAMES = ("course_utils", "numpy", "scipy", "skimage", "torch", "sklearn", "pydicom",
@@ -125,7 +125,7 @@ def _nbgrader(course_root: Path, lesson: str, student: str, timeout: float) -> s
 
 
 def _verdicts(course_root: Path, lesson: str, student: str, timeout: float,
-              unsafe: bool) -> dict:
+              unsafe: bool, plan: dict[str, str]) -> dict:
     scratch = make_scratch()
     try:
         job = {
@@ -133,6 +133,7 @@ def _verdicts(course_root: Path, lesson: str, student: str, timeout: float,
             "source": str(course_root / "source" / lesson / f"{lesson}.ipynb"),
             "folder": str(submitted_folder(course_root, student, lesson)),
             "scratch": str(scratch), "cell_timeout": _cell_timeout(), "unsafe": unsafe,
+            "plan": plan,
         }
         control = Path(make_scratch("course-verdict-"))
         try:
@@ -158,8 +159,44 @@ def _verdicts(course_root: Path, lesson: str, student: str, timeout: float,
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def lesson_plan(lesson: str, course_root: Path) -> dict[str, str]:
+    """Where each checker of ``lesson`` runs (see :func:`autograder.verdicts.plan_lesson`).
+
+    Worked out once from the instructor's solution (in a separate process) and kept in
+    ``.grading_plan/LESSON.json`` until the lesson or its checkers change.
+    """
+    import hashlib
+
+    import course_utils.checks as checks
+
+    digest = hashlib.sha256()
+    digest.update((course_root / "source" / lesson / f"{lesson}.ipynb").read_bytes())
+    for path in sorted(Path(checks.__file__).parent.rglob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    cache = course_root / ".grading_plan" / f"{lesson}.json"
+    if cache.is_file():
+        saved = json.loads(cache.read_text(encoding="utf-8"))
+        if saved.get("key") == digest.hexdigest():
+            return saved["plan"]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    out = cache.with_suffix(".new")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
+    run = subprocess.run(
+        [sys.executable, "-m", "autograder.verdicts", "--plan", lesson, str(course_root),
+         str(out)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    if run.returncode != 0 or not out.is_file():
+        raise ValueError(f"could not work out how to grade {lesson} from its solution:\n"
+                         + run.stderr[-3000:])
+    plan = json.loads(out.read_text(encoding="utf-8"))
+    out.unlink()
+    cache.write_text(json.dumps({"key": digest.hexdigest(), "plan": plan}, indent=1),
+                     encoding="utf-8")
+    return plan
+
+
 def _grade_one(course_root: Path, lesson: str, student: str, timeout: float,
-               unsafe: bool) -> Result:
+               unsafe: bool, plan: dict[str, str]) -> Result:
     result = Result(student=student, lesson=lesson)
     folder = submitted_folder(course_root, student, lesson)
     status, reasons = _precheck(folder, lesson)
@@ -181,7 +218,7 @@ def _grade_one(course_root: Path, lesson: str, student: str, timeout: float,
         result.reasons = [f"nbgrader could not record it: {errors[-1][:300]}"]
         result.max_score = _max_score(course_root, lesson)
         return result
-    outcome = _verdicts(course_root, lesson, student, timeout, unsafe)
+    outcome = _verdicts(course_root, lesson, student, timeout, unsafe, plan)
     verdicts_path(course_root, lesson, student).write_text(json.dumps(outcome),
                                                            encoding="utf-8")
     points = {c["grade_id"]: c["points"] for c in outcome.get("cells", [])
@@ -271,9 +308,10 @@ def autograde(
     ) if submitted.is_dir() else []
     chosen = [s for s in everyone if not students or s in students]
     workers = max(1, jobs or os.cpu_count() or 1)
+    plan = lesson_plan(lesson, course_root) if chosen else {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(
-            lambda s: _grade_one(course_root, lesson, s, timeout, unsafe), chosen))
+            lambda s: _grade_one(course_root, lesson, s, timeout, unsafe, plan), chosen))
     for result in results:
         result.save(course_root)
     return results

@@ -41,7 +41,8 @@ import numpy as np
 from autograder import worker as wire
 from autograder.sandbox import Limits, Worker, WorkerDied, WorkerTimeout
 
-__all__ = ["TestStatement", "parse_test_cell", "RemoteFunction", "grade_notebook", "main"]
+__all__ = ["RemoteFunction", "TestStatement", "grade_notebook", "main", "parse_test_cell",
+           "plan_lesson"]
 
 _CHECK_MODULE = re.compile(r"^lesson\d\d$")
 _TRUSTED_EXCEPTION_MODULES = ("builtins", "numpy", "scipy", "pydicom", "torch", "sklearn",
@@ -126,7 +127,7 @@ class Session:
         self.scratch, self.cwd, self.cell_timeout = scratch, cwd, cell_timeout
         self.unsafe, self.limits = unsafe, limits
         self.replay: list[str] = []
-        self.in_sandbox: set[str] = set()  # checkers that need non-plain data
+        self.plan: dict[str, str] = {}  # checker -> "grader" or "sandbox" (see plan_lesson)
         self.restarts = 0
         self.deadline = 0.0
         self.worker: Worker | None = None
@@ -363,39 +364,46 @@ def _meta(cell: dict) -> dict:
 
 
 def _run_statement(session: Session, statement: TestStatement) -> tuple[bool, str, str]:
-    """Run one test statement; return (passed, message, where it was decided)."""
-    if statement.checker is not None and statement.checker not in session.in_sandbox:
+    """Run one test statement; return (passed, message, where it was decided).
+
+    Where a checker runs was fixed beforehand from the instructor's own solution
+    (:func:`plan_lesson`), never from what a student's code does: a submission cannot move
+    an exercise into its own process by returning something that is not plain data.
+    """
+    where = session.plan.get(statement.checker or "", "sandbox")
+    if statement.checker is not None and where == "grader":
         module_name, _, function = statement.checker.partition(".")
         module = importlib.import_module(f"course_utils.checks.{module_name}")
-        check = getattr(module, function, None)
-        if check is not None:
-            reply, blobs = session.request({"op": "lookup", "name": statement.target})
-            if reply.get("defined") is False:
-                return False, f"NameError: name '{statement.target}' is not defined", "grader"
-            if reply.get("callable"):
-                student: Any = RemoteFunction(session, statement.target,
-                                              getattr(check, "forbid", ()))
-            elif "value" in reply:
-                student = wire.decode(reply["value"], blobs)
-            else:
-                student = _Opaque(str(reply.get("type", "object")))
-            from course_utils.checks._core import CheckFailed
+        check = getattr(module, function)
+        reply, blobs = session.request({"op": "lookup", "name": statement.target})
+        if reply.get("defined") is False:
+            return False, f"NameError: name '{statement.target}' is not defined", "grader"
+        if reply.get("callable"):
+            student: Any = RemoteFunction(session, statement.target, getattr(check, "forbid", ()))
+        elif "value" in reply:
+            student = wire.decode(reply["value"], blobs)
+        else:
+            student = _Opaque(str(reply.get("type", "object")))
+        from course_utils.checks._core import CheckFailed
 
-            _LISTENING[0] = 0
-            try:
-                import contextlib
-                import io
+        _LISTENING[0] = 0
+        try:
+            import contextlib
+            import io
 
-                printed = io.StringIO()
-                with contextlib.redirect_stdout(printed):
-                    check(student, **statement.kwargs)
-                return True, printed.getvalue().strip(), "grader"
-            except _Fallback:
-                session.in_sandbox.add(statement.checker)
-            except CheckFailed as exc:
-                return False, f"CheckFailed: {exc}", "grader"
-            except Exception as exc:  # noqa: BLE001 - a checker error is a failed test
-                return False, f"{type(exc).__name__}: {exc}", "grader"
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                check(student, **statement.kwargs)
+            return True, printed.getvalue().strip(), "grader"
+        except _Fallback:
+            return False, (f"CheckFailed: [{statement.target}] your function took or returned "
+                           "something that is not plain data (numbers, strings, bytes, lists, "
+                           "tuples, dicts, NumPy arrays, tensors); return values of those "
+                           "types, as the exercise asks"), "grader"
+        except CheckFailed as exc:
+            return False, f"CheckFailed: {exc}", "grader"
+        except Exception as exc:  # noqa: BLE001 - a checker error is a failed test
+            return False, f"{type(exc).__name__}: {exc}", "grader"
     reply, _ = session.request({"op": "run", "source": statement.source})
     output = str(reply.get("output", "")).strip()
     if reply.get("error"):
@@ -517,10 +525,114 @@ def cell_source(cell: dict) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
+
+# -- where each checker runs: decided once per lesson from the instructor's solution ------
+class _Probe:
+    """The reference solution behind the plain-data boundary (no sandbox: trusted code)."""
+
+    def __init__(self, function: Any) -> None:
+        self._function = function
+        self.__name__ = getattr(function, "__name__", "solution")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _LISTENING[0] or _PATCHED[0] > 0:
+            raise _Fallback
+        try:
+            data, blobs = wire.encode([list(args), kwargs])
+            args_back, kwargs_back = wire.decode(data, blobs)
+        except wire.NotPlain:
+            raise _Fallback from None
+        value = self._function(*args_back, **kwargs_back)
+        try:
+            return wire.decode(*wire.encode(value))
+        except wire.NotPlain:
+            raise _Fallback from None
+
+
+def plan_lesson(lesson: str, course_root: Path) -> dict[str, str]:
+    """Decide, from the lesson's own solution, where each of its checkers runs.
+
+    A checker runs in the grader ("grader") when, with the reference solution, every call
+    it makes passes plain data both ways, serves nothing on the network and patches
+    nothing; otherwise inside the student's sandbox ("sandbox"). Statements that are not a
+    plain checker call run in the sandbox.
+
+    Parameters
+    ----------
+    lesson : str
+        The lesson.
+    course_root : pathlib.Path
+        The nbgrader course root holding ``source/``.
+
+    Returns
+    -------
+    dict
+        ``{"lessonNN.check_xxx": "grader" | "sandbox"}``.
+    """
+    import contextlib
+    import io
+
+    from autograder.solutions import lesson_solutions
+
+    _watch_checker_environment()
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    namespace = lesson_solutions(lesson, course_root=course_root)
+    source = json.loads((course_root / "source" / lesson / f"{lesson}.ipynb").read_text("utf-8"))
+    plan: dict[str, str] = {}
+    for cell in source["cells"]:
+        meta = _meta(cell)
+        if not (meta.get("grade") and not meta.get("solution") and cell.get("cell_type") == "code"):
+            continue
+        for statement in parse_test_cell(cell_source(cell)):
+            if statement.checker is None or statement.checker in plan:
+                continue
+            module_name, _, function = statement.checker.partition(".")
+            check = getattr(importlib.import_module(f"course_utils.checks.{module_name}"),
+                            function, None)
+            target = namespace.get(statement.target or "")
+            if check is None:
+                plan[statement.checker] = "sandbox"
+                continue
+            if not callable(target):
+                try:
+                    wire.encode(target)
+                    plan[statement.checker] = "grader"
+                except wire.NotPlain:
+                    plan[statement.checker] = "sandbox"
+                continue
+            _LISTENING[0] = 0
+            where = "grader"
+            sink = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                    check(_Probe(target), **statement.kwargs)
+            except _Fallback:
+                where = "sandbox"
+            except Exception:  # noqa: BLE001, S110 - the data crossed; the verdict is not the point
+                pass
+            plan[statement.checker] = where
+    return plan
+
+
+def _plan_main(lesson: str, course_root: str, output: str) -> int:
+    with tempfile.TemporaryDirectory(prefix="course-plan-") as scratch:
+        os.chdir(scratch)
+        plan = plan_lesson(lesson, Path(course_root))
+    Path(output).write_text(json.dumps(plan), encoding="utf-8")
+    return 0
+
+
 # -- the process entry point --------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    """``python -m autograder.verdicts JOB.json RESULT.json``: grade one submission."""
-    job_path, result_path = (argv or sys.argv[1:])[:2]
+    """``python -m autograder.verdicts JOB.json RESULT.json``: grade one submission.
+
+    ``python -m autograder.verdicts --plan LESSON COURSE_ROOT PLAN.json`` writes
+    :func:`plan_lesson`'s answer instead.
+    """
+    argv = list(argv or sys.argv[1:])
+    if argv and argv[0] == "--plan":
+        return _plan_main(*argv[1:4])
+    job_path, result_path = argv[:2]
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
     notebook = json.loads(Path(job["notebook"]).read_text(encoding="utf-8"))
     source = json.loads(Path(job["source"]).read_text(encoding="utf-8"))
@@ -538,6 +650,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     _watch_checker_environment()
     session = Session(scratch, work, float(job["cell_timeout"]), unsafe=bool(job["unsafe"]))
+    session.plan = dict(job.get("plan", {}))
     started = time.perf_counter()
     try:
         if session.problem:

@@ -1,10 +1,13 @@
 """Autograde one full-course solution submission; compare with executing its notebooks.
 
-Usage: ``python benchmarks/grading.py``. Prints one JSON line:
+Usage: ``python benchmarks/grading.py [LESSON ...]`` (default: every lesson). Prints one
+JSON line:
 ``{"submission_seconds": ..., "notebooks_seconds": ..., "ratio": ..., "lessons": ...}``
 where ``notebooks_seconds`` is the time to execute the same notebooks directly in grading
 mode, one after another, and ``submission_seconds`` the time ``autograde`` takes for them
-once the lessons are released (registered in the gradebook). Budget (DESIGN.md): ratio <= 1.5.
+once the lessons are released (registered in the gradebook): each submission runs in its
+bubblewrap sandbox and every test is decided in the grader. Budget (DESIGN.md): ratio <= 1.5.
+``decided`` counts the test statements decided in the grader's process and in the sandbox.
 """
 
 from __future__ import annotations
@@ -12,20 +15,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from _course import built_course
 
-from autograder import grading
+from autograder.autograde import autograde, verdicts_path
 from autograder.build import build
+from autograder.collect import collect
 from autograder.execute import execute
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        root = built_course(Path(scratch) / "course")
+        chosen = sys.argv[1:] or None
+        root = built_course(Path(scratch) / "course", chosen)
         lessons = sorted(p.name for p in (root / "source").iterdir() if p.is_dir())
         notebooks_seconds = 0.0
         for lesson in lessons:
@@ -39,21 +45,26 @@ def main() -> None:
         # Release first, as an instructor does once per course: grading time starts after.
         build(lessons, course_root=root, notebooks_dir=root / "release" / "_notebooks", db=True)
         submission_seconds = 0.0
-        scores = {}
+        scores, decided = {}, {"grader": 0, "sandbox": 0}
         for lesson in lessons:
             inbox = Path(scratch) / "inbox" / lesson
             inbox.mkdir(parents=True)
             shutil.copy(root / "source" / lesson / f"{lesson}.ipynb", inbox / "student.ipynb")
-            grading.collect(lesson, inbox, course_root=root)
+            collect(lesson, inbox, course_root=root)
             start = time.perf_counter()
-            [result] = grading.autograde(lesson, jobs=1, course_root=root)
+            [result] = autograde(lesson, jobs=1, course_root=root)
             submission_seconds += time.perf_counter() - start
             scores[lesson] = f"{result.score:g}/{result.max_score:g}"
+            cells = json.loads(verdicts_path(root, lesson, "student").read_text())["cells"]
+            for cell in cells:
+                for where in cell["decided"]:
+                    decided[where] += 1
         print(json.dumps({
             "submission_seconds": round(submission_seconds, 1),
             "notebooks_seconds": round(notebooks_seconds, 1),
             "ratio": round(submission_seconds / notebooks_seconds, 2),
             "lessons": scores,
+            "decided": decided,
             "cpus": os.cpu_count(),
         }), flush=True)
 

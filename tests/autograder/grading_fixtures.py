@@ -155,6 +155,22 @@ def stolen_expected(nb):
         "    return np.zeros(np.shape(image)).view(_Liar)\n")
 
 
+def downgrade_to_sandbox(nb):
+    """Return something that is not plain data, hoping the check moves into the student's
+    own process, where the checkers have been replaced and the guard is fooled."""
+    _student_code(nb, (
+        "from course_utils.checks import lesson00 as _l\n"
+        "from course_utils import integrity as _i\n"
+        "class _Obj:\n"
+        "    pass\n"
+        "def rescale_01(image):\n"
+        "    return _Obj()\n"
+        "for _n in dir(_l):\n"
+        "    if _n.startswith('check_'):\n"
+        "        setattr(_l, _n, lambda *a, **k: print('\\u2714 passed'))\n"
+        "_i.verify = lambda *a, **k: print(_i.OK_MARKER)\n"))
+
+
 def filesystem_attack(nb):
     """Knowing the host paths, try to change the gradebook, config, grader code, HOME,
     the environment and a classmate's submission, and to print the answer key."""
@@ -244,6 +260,7 @@ def fork_bomb(nb):
 ATTACKS: dict[str, Callable[[nbformat.NotebookNode], None]] = {
     "forged_verdicts": forged_verdicts,
     "stolen_expected": stolen_expected,
+    "downgrade_to_sandbox": downgrade_to_sandbox,
     "filesystem_attack": filesystem_attack,
     "detached_child": detached_child,
     "huge_output": huge_output,
