@@ -48,8 +48,6 @@ RUN_LIMIT_S = float(os.environ.get("COURSE_BROWSER_LIMIT_S", "300"))
 #: Seconds a widget has to react to input (a kernel round trip and a redraw).
 REACT_LIMIT_S = 20.0
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
 _CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -63,6 +61,27 @@ def chromium_executable() -> str | None:
         if found:
             return found
     return None
+
+
+def _has_playwright() -> bool:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# Skipped before anything is built or started (the reasons say what to install; under CI
+# tests/conftest.py makes a "not installed" skip a failure).
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.xdist_group("browser"),
+    pytest.mark.skipif(not _has_playwright(), reason="Playwright is not installed (pip "
+                       "install playwright; it is in the dev extras)"),
+    pytest.mark.skipif(chromium_executable() is None, reason="Chromium is not installed "
+                       "(Debian: apt-get install chromium; or set COURSE_CHROMIUM); the "
+                       "real-browser test needs it"),
+]
 
 
 # -- the JupyterLab server ---------------------------------------------------------------------
@@ -177,17 +196,12 @@ def jupyterlab(root: Path, tmp: Path) -> Iterator[Lab]:
 # -- fixtures ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser():
-    """Chromium through Playwright (skips, saying why, where there is none)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Playwright is not installed (pip install playwright, in the dev extras)")
-    executable = chromium_executable()
-    if executable is None:
-        pytest.skip("Chromium is not installed (Debian: apt-get install chromium; or set "
-                    "COURSE_CHROMIUM); the real-browser test needs it")
+    """The system's Chromium through Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, headless=True)
+        chromium = playwright.chromium.launch(executable_path=chromium_executable(),
+                                              headless=True)
         try:
             yield chromium
         finally:
