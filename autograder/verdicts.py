@@ -48,6 +48,9 @@ _CHECK_MODULE = re.compile(r"^lesson\d\d$")
 _TRUSTED_EXCEPTION_MODULES = ("builtins", "numpy", "scipy", "pydicom", "torch", "sklearn",
                               "skimage", "course_utils", "pynetdicom", "PIL")
 INTEGRITY_ID = "integrity"
+#: Most characters kept of one message, and of all cells' output together.
+MAX_MESSAGE = 4000
+MAX_TOTAL_OUTPUT = 1_000_000
 #: Restarts of a sandbox (after a timeout or crash) before the rest is not graded.
 MAX_RESTARTS = 3
 
@@ -405,16 +408,22 @@ def _run_statement(session: Session, statement: TestStatement) -> tuple[bool, st
         except Exception as exc:  # noqa: BLE001 - a checker error is a failed test
             return False, f"{type(exc).__name__}: {exc}", "grader"
     reply, _ = session.request({"op": "run", "source": statement.source})
-    output = str(reply.get("output", "")).strip()
+    output = str(reply.get("output", "")).strip()[:MAX_MESSAGE]
     if reply.get("error"):
-        error = reply["error"]
-        return False, f"{error.get('type')}: {error.get('message')}", "sandbox"
+        return False, _error_text(reply["error"]), "sandbox"
     # Decided in the student's own process: at least the integrity guard must agree that
     # the checkers and their oracles are the library's own (it catches plain patching).
     guard, _ = session.request({"op": "run", "source": _GUARD})
     if guard.get("error"):
-        return False, (f"{guard['error'].get('type')}: {guard['error'].get('message')}"), "sandbox"
+        return False, _error_text(guard["error"]), "sandbox"
     return True, output, "sandbox"
+
+
+def _error_text(error: Any) -> str:
+    """``Type: message`` of an error the sandbox reported, bounded."""
+    if not isinstance(error, dict):
+        return "an error (not described)"
+    return f"{str(error.get('type'))[:100]}: {str(error.get('message'))[:MAX_MESSAGE]}"
 
 
 _GUARD = "from course_utils import integrity as _course_integrity\n_course_integrity.verify()"
@@ -455,6 +464,7 @@ def grade_notebook(notebook: dict, source: dict, session: Session) -> list[CellR
             tests[meta["grade_id"]] = (cell_source(cell), float(meta.get("points", 0) or 0))
     results: list[CellResult] = []
     done: set[str] = set()
+    kept = 0
     for index, cell in enumerate(notebook.get("cells", [])):
         if cell.get("cell_type") != "code":
             continue
@@ -479,9 +489,13 @@ def grade_notebook(notebook: dict, source: dict, session: Session) -> list[CellR
             result.error = str(exc)
             continue
         session.replay.append(code)
-        result.output = str(reply.get("output", ""))[:wire.MAX_CELL_OUTPUT + 200]
+        room = max(0, MAX_TOTAL_OUTPUT - kept)
+        result.output = str(reply.get("output", ""))[:min(room, wire.MAX_CELL_OUTPUT + 200)]
+        if room == 0 and reply.get("output"):
+            result.output = "[output not kept: the notebook's output limit was reached]"
+        kept += len(result.output)
         if reply.get("error"):
-            result.error = f"{reply['error'].get('type')}: {reply['error'].get('message')}"
+            result.error = _error_text(reply["error"])
     for grade_id, (code, points) in tests.items():  # test cells missing from the notebook
         if grade_id not in done:
             result = CellResult(-1, grade_id, max_points=points)
