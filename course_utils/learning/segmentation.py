@@ -380,7 +380,10 @@ def feature_maps(model: Any, image: Any, names: Sequence[str]) -> dict[str, np.n
     found: dict[str, np.ndarray] = {}
     handles = []
     for name in names:
-        module = model.get_submodule(name)
+        try:
+            module = model.get_submodule(name)
+        except AttributeError:
+            raise ValueError(f"the model has no sub-module named {name!r}") from None
         handles.append(module.register_forward_hook(
             lambda _m, _i, out, name=name: found.__setitem__(
                 name, out.detach()[0].float().numpy().copy())))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.learning.generative import cosine_alpha_bar, linear_beta_schedule
-from course_utils.validation import check_array, check_int
+from course_utils.validation import check_array, check_int, check_number
 
 __all__ = ["diffusion_explorer", "noised"]
 
@@ -87,6 +87,7 @@ def diffusion_explorer(image: Any, *, steps: int = 1000, pixel_mm: float = 1.0,
         raise ValueError(f"image must be scaled to [-1, 1], got values from {x0.min():.3g} to "
                          f"{x0.max():.3g}")
     steps = check_int(steps, "steps", minimum=2, maximum=100000)
+    pixel_mm = check_number(pixel_mm, "pixel_mm", minimum=1e-9)
     slider = widgets.IntSlider(value=steps // 10, min=1, max=steps, step=1, description="t",
                                continuous_update=False)
     schedule = widgets.Dropdown(options=list(_SCHEDULES), value="linear",

@@ -128,3 +128,5 @@ def test_feature_maps_records_named_modules() -> None:
     assert maps["body"].shape == (4, 8, 6) and maps["head"].shape == (2, 8, 6)
     with pytest.raises(TypeError, match="2-D numpy array"):
         feature_maps(_Tiny(), [[0.0]], ["body"])
+    with pytest.raises(ValueError, match="no sub-module named 'nope'"):
+        feature_maps(_Tiny(), np.zeros((4, 4)), ["nope"])

@@ -47,3 +47,5 @@ def test_explorer_returns_a_live_widget() -> None:
 def test_explorer_refuses_an_unscaled_image() -> None:
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         diffusion_explorer(IMAGE * 255)
+    with pytest.raises(ValueError, match="pixel_mm"):
+        diffusion_explorer(IMAGE, pixel_mm=0)
