@@ -6,6 +6,6 @@ snapshot that the lesson's final, hidden integrity check compares against.
 
 from course_utils import integrity as _integrity  # noqa: F401  (takes the snapshot)
 from course_utils._shared import quiet
-from course_utils.checks._core import Check, CheckFailed, checker
+from course_utils.checks._core import Check, CheckFailed, checker, plain
 
-__all__ = ["Check", "CheckFailed", "checker", "quiet"]
+__all__ = ["Check", "CheckFailed", "checker", "plain", "quiet"]
