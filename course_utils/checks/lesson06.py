@@ -425,7 +425,7 @@ def check_detect_shift(check: Check, *, seed: int, n_random: int) -> None:
         expected = np.array([stats.ks_2samp(a[:, j], b[:, j]).pvalue
                              for j in range(a.shape[1])])
         check.array(got["pvalues"], expected, f"{case}, 'pvalues'", dtype="float",
-                    rtol=1e-9, atol=1e-15,
+                    rtol=1e-6, atol=1e-15,
                     shape_hint="one p-value per FEATURE (column): loop over columns j and "
                     "compare reference[:, j] with incoming[:, j]",
                     hint="use the two-sample Kolmogorov-Smirnov test, which compares whole "
@@ -666,14 +666,29 @@ def check_uncertainty_decomposition(check: Check, *, seed: int, n_random: int) -
 
 # -- 8. split conformal prediction -----------------------------------------------------------------
 def _conformal_oracle(cal: np.ndarray, y: np.ndarray, test: np.ndarray,
-                      alpha: float) -> np.ndarray:
+                      alpha: float, rank: int | None = None) -> np.ndarray:
     scores = 1 - cal[np.arange(len(y)), y]
     n = scores.size
-    rank = math.ceil((n + 1) * (1 - alpha) - 1e-12)
+    if rank is None:
+        rank = math.ceil((n + 1) * (1 - alpha) - 1e-9)
     if rank > n:
         return np.ones(test.shape, bool)
     qhat = np.quantile(scores, rank / n, method="inverted_cdf")
     return 1 - test <= qhat
+
+
+def _float_rank(n: int, alpha: float) -> int:
+    """The rank computed in floating point, ``ceil((n + 1) * (1 - alpha))``.
+
+    Where ``(n + 1)(1 - alpha)`` is a whole number, rounding can push the product a hair
+    above it (``10 * 0.7 = 7.000000000000001``) and the rank one up: a more cautious set
+    that still keeps the guarantee, so both are accepted.
+    """
+    return math.ceil((n + 1) * (1 - alpha))
+
+
+def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a, b))
 
 
 def _conformal_data(rng: np.random.Generator, n: int, n_classes: int,
@@ -714,6 +729,10 @@ def check_conformal_sets(check: Check, *, seed: int, n_random: int) -> None:
     for label, cal, y, test, alpha in cases:
         case = f"{label}, alpha={alpha}" if "alpha" not in label else label
         got = check.call(case, cal, y, test, alpha)
+        rounded = _conformal_oracle(cal, y, test, alpha, _float_rank(len(y), alpha))
+        if isinstance(got, np.ndarray) and got.dtype == bool and _same_array(got, rounded):
+            check.n_checked += 1
+            continue
         check.array(got, _conformal_oracle(cal, y, test, alpha), case, dtype="bool",
                     hint="score = 1 - probability of the TRUE class; qhat = the "
                     "ceil((n + 1)(1 - alpha))-th smallest calibration score (n+1, not n: "

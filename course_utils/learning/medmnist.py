@@ -552,7 +552,7 @@ def hold_out_for_grading(data: MedMNISTData, *, fraction: float = 0.5,
         if members.size < 2:
             raise ValueError(f"{data.name}: class {int(label)} has {members.size} test "
                              "image(s); need at least 2 to keep one back")
-        n_kept = min(max(int(round(fraction * members.size)), 1), members.size - 1)
+        n_kept = min(max(round(fraction * members.size), 1), members.size - 1)
         kept.append(rng.choice(members, size=n_kept, replace=False))
     graded_index = np.sort(np.concatenate(kept))
     shown_index = np.setdiff1d(np.arange(labels.size), graded_index)
