@@ -4,6 +4,7 @@ Notebooks run as nbgrader runs them (``NBGRADER_EXECUTION`` set), so heavy lesso
 their grading budget.
 """
 
+import re
 import shutil
 
 import pytest
@@ -14,6 +15,9 @@ from autograder.paths import NOTEBOOKS_DIR
 from tests.conftest import LESSONS
 
 pytestmark = pytest.mark.notebook
+
+
+_OBJECT_REPR = re.compile(r"<[\w.]+ (object )?at 0x[0-9a-f]+>")
 
 
 def _demo_errors(nb):
@@ -27,6 +31,10 @@ def _demo_errors(nb):
                 problems.append(f"{cell.source[:60]!r}: {output.ename}: {output.evalue}")
             elif output.output_type == "stream" and output.name == "stderr":
                 problems.append(f"{cell.source[:60]!r} wrote to stderr: {output.text[:200]}")
+            elif output.output_type == "execute_result":
+                text = output.get("data", {}).get("text/plain", "")
+                if _OBJECT_REPR.search(text):  # e.g. <torch._C.Generator at 0x7f...>
+                    problems.append(f"{cell.source[:60]!r} shows a raw object: {text[:120]}")
     return problems
 
 

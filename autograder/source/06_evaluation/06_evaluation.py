@@ -76,7 +76,7 @@ from course_utils.learning.reference_model import (
 )
 from course_utils.widgets.evaluation import bayes_predictive_values, prevalence_explorer
 
-torch.manual_seed(0)
+_ = torch.manual_seed(0)
 torch.set_num_threads(1)  # small models: one thread is as fast and keeps Binder happy
 
 
@@ -130,9 +130,11 @@ def attempt(function, *args, **kwargs):
 #   by at least 0.10 (AUC or a similar unit-scale measure).
 # * **Data availability distorts research** (Varoquaux and Cheplygina, *npj Digital
 #   Medicine* 5, 48, 2022, doi:10.1038/s41746-022-00592-y): the field studies the
-#   problems that have public datasets, not necessarily the problems clinics have; and on
-#   the challenge leaderboards they studied, the gap between public and private test
-#   scores was often as large as the gap between the winner and the 10th team.
+#   problems that have public datasets, not necessarily the problems clinics have; and in
+#   the Kaggle medical-imaging competitions they studied, the evaluation noise (how much
+#   a model's score moved between the public and the private test set) was often as large
+#   as the improvements that separated the top models. The lecture's figure comes from
+#   this paper.
 #
 # Every section below turns one of these failures into something you can measure.
 

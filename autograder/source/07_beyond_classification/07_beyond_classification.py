@@ -82,7 +82,7 @@ from course_utils.learning.segmentation import (
 from course_utils.widgets.generative import diffusion_explorer
 
 torch.set_num_threads(1)  # the budget is one CPU core; small convolutions gain little from more
-torch.manual_seed(0)
+_ = torch.manual_seed(0)
 
 # %% [markdown]
 # ## 1. From one label per image to one label per pixel
