@@ -567,8 +567,8 @@ def plan_lesson(lesson: str, course_root: Path) -> dict[str, str]:
     """Decide, from the lesson's own solution, where each of its checkers runs.
 
     A checker runs in the grader ("grader") when, with the reference solution, every call
-    it makes passes plain data both ways, serves nothing on the network and patches
-    nothing; otherwise inside the student's sandbox ("sandbox"). Statements that are not a
+    it makes passes plain data both ways, serves nothing on the network, patches nothing
+    and the check passes; otherwise inside the student's sandbox ("sandbox"). Statements that are not a
     plain checker call run in the sandbox.
 
     Parameters
@@ -620,10 +620,11 @@ def plan_lesson(lesson: str, course_root: Path) -> dict[str, str]:
             try:
                 with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                     check(_Probe(target), **statement.kwargs)
-            except _Fallback:
+            except (_Fallback, Exception):  # noqa: BLE001 - or the solution failed behind the wire
+                # The reference solution must PASS with plain data both ways: a checker that
+                # fails it there (autograd through returned tensors, object identity...)
+                # needs the student's live objects, so it runs in the sandbox.
                 where = "sandbox"
-            except Exception:  # noqa: BLE001, S110 - the data crossed; the verdict is not the point
-                pass
             plan[statement.checker] = where
     return plan
 
