@@ -85,7 +85,8 @@ def visible_code(source: str, hidden_passed: int | None, hidden_total: int) -> s
 
 def _pre(text: str, kind: str = "") -> str:
     if len(text) > MAX_OUTPUT_CHARS:
-        text = text[:MAX_OUTPUT_CHARS] + f"\n[... {len(text) - MAX_OUTPUT_CHARS} more characters]"
+        dropped = len(text) - MAX_OUTPUT_CHARS
+        text = text[:MAX_OUTPUT_CHARS] + f"\n[... {dropped} more characters of output not kept]"
     return f'<pre class="{kind}">{html.escape(text)}</pre>\n'
 
 
