@@ -28,6 +28,7 @@ from sklearn.metrics import confusion_matrix, recall_score, roc_auc_score
 from torch import nn
 
 from course_utils import integrity
+from course_utils.checks._bootstrap import place_bound
 from course_utils.checks._core import Check, CheckFailed, checker, plain, plain_pair
 from course_utils.checks._core import describe_value as describe
 
@@ -1211,9 +1212,6 @@ def check_threshold_metrics(check: Check, *, seed: int, n_random: int) -> None:
 #: Resamples ``scipy.stats.bootstrap`` draws for the reference interval of each case.
 BOOTSTRAP_RESAMPLES = 2000
 
-#: How many Monte-Carlo standard errors a bound may stray from the reference percentile.
-_MC_SIGMAS = 5.0
-
 
 def _resampled_aucs(y: np.ndarray, s: np.ndarray, axis: int = -1) -> np.ndarray:
     """``sklearn.metrics.roc_auc_score`` of every paired resample (for ``scipy.stats.bootstrap``).
@@ -1287,30 +1285,19 @@ def _check_contains(check: Check, interval: tuple[float, float], point: float,
 
 def _check_bound(check: Check, got: float, result: Any, *, upper: bool, alpha: float,
                  n_boot: int, case: str) -> None:
-    """Compare one bound with scipy's, within the Monte-Carlo error of both bootstraps.
-
-    A bound computed from ``n_boot`` resamples is an empirical percentile: where it falls
-    in the bootstrap distribution, ``F(bound)``, is about normal around the wanted level
-    ``p`` with variance ``p (1 - p) / n_boot`` (the binomial count of resamples below
-    it); scipy's ``F``, estimated from its own resamples, adds ``p (1 - p) /
-    BOOTSTRAP_RESAMPLES``. The bound passes when its level in scipy's distribution lies
-    within ``_MC_SIGMAS`` such standard errors of ``p`` (ties counted either way).
-    """
+    """Compare one bound with scipy's, within the Monte-Carlo error of both bootstraps
+    (:func:`course_utils.checks._bootstrap.place_bound`)."""
     aucs = np.sort(result.bootstrap_distribution)
-    p = 1 - alpha / 2 if upper else alpha / 2
-    which = "upper bound" if upper else "lower bound"
-    expected = float(result.confidence_interval.high if upper
-                     else result.confidence_interval.low)
-    margin = _MC_SIGMAS * math.sqrt(p * (1 - p) * (1 / n_boot + 1 / aucs.size))
-    lowest, highest = max(p - margin, 0.0), min(p + margin, 1.0)
-    below, upto = np.mean(aucs < got), np.mean(aucs <= got)
-    if upto >= lowest and below <= highest:
+    where = place_bound(got, aucs, upper=upper, alpha=alpha, n_boot=n_boot)
+    if where.ok:
         check.n_checked += 1
         return
-    level = (below + upto) / 2
-    tail = 1 - alpha if upper else alpha
-    if abs(level - tail) <= margin:
-        hint = (f"that is about percentile {100 * tail:g}: a two-sided interval leaves "
+    expected = float(result.confidence_interval.high if upper
+                     else result.confidence_interval.low)
+    p, lowest, highest, level, which = (where.p, where.lowest, where.highest, where.level,
+                                        where.which)
+    if where.one_sided:
+        hint = (f"that is about percentile {100 * where.tail:g}: a two-sided interval leaves "
                 "alpha / 2 in EACH tail, so take the 100 * alpha / 2 and "
                 "100 * (1 - alpha / 2) percentiles")
     else:

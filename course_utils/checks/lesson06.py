@@ -24,6 +24,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from course_utils import integrity
+from course_utils.checks._bootstrap import place_bound
 from course_utils.checks._core import Check, CheckFailed, checker
 from course_utils.validation import describe
 
@@ -439,7 +440,6 @@ def check_detect_shift(check: Check, *, seed: int, n_random: int) -> None:
 # -- 6. paired bootstrap of an AUC difference -----------------------------------------------------
 #: Resamples of the reference bootstrap (scipy); the student's uses ``n_boot``.
 BOOTSTRAP_RESAMPLES = 3000
-_MC_SIGMAS = 5.0
 
 
 def _rank_auc(y: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -506,19 +506,15 @@ def _interval_hint(interval: tuple[float, float], result: Any, alpha: float) -> 
 def _bound_ok(check: Check, got: float, result: Any, *, upper: bool, alpha: float,
               n_boot: int, case: str, hint: str) -> None:
     diffs = np.sort(result.bootstrap_distribution)
-    p = 1 - alpha / 2 if upper else alpha / 2
-    which = "upper bound" if upper else "lower bound"
-    expected = float(result.confidence_interval.high if upper
-                     else result.confidence_interval.low)
-    margin = _MC_SIGMAS * math.sqrt(p * (1 - p) * (1 / n_boot + 1 / diffs.size))
-    lowest, highest = max(p - margin, 0.0), min(p + margin, 1.0)
-    below, upto = np.mean(diffs < got), np.mean(diffs <= got)
-    if upto >= lowest and below <= highest:
+    where = place_bound(got, diffs, upper=upper, alpha=alpha, n_boot=n_boot)
+    if where.ok:
         check.n_checked += 1
         return
-    level = (below + upto) / 2
-    tail = 1 - alpha if upper else alpha
-    if not hint and abs(level - tail) <= margin:
+    expected = float(result.confidence_interval.high if upper
+                     else result.confidence_interval.low)
+    p, lowest, highest, level, which = (where.p, where.lowest, where.highest, where.level,
+                                        where.which)
+    if not hint and where.one_sided:
         hint = ("a two-sided interval leaves alpha / 2 in EACH tail: take the "
                 "100 * alpha / 2 and 100 * (1 - alpha / 2) percentiles")
     elif not hint:
