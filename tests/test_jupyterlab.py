@@ -142,6 +142,10 @@ async def _terminal_output(base: str, token: str, name: str, script: str, marker
     return seen
 
 
+#: The students' folder that `make lab` fills (the Makefile's WORK).
+STUDENT_WORK = "work"
+
+
 @pytest.fixture(scope="module")
 def student_lab(tmp_path_factory) -> Iterator[tuple[str, str]]:
     tmp = tmp_path_factory.mktemp("student_lab")
@@ -154,7 +158,8 @@ def test_lab_opens_the_students_copy_of_lesson_00(student_lab):
     base, token = student_lab
     status, headers, _ = _request(f"{base}/", token)
     assert status in (301, 302)
-    assert headers["Location"].split("?")[0].endswith("/lab/tree/work/00_orientation.ipynb")
+    landing = "/".join(("lab", "tree", STUDENT_WORK, "00_orientation.ipynb"))
+    assert headers["Location"].split("?")[0].endswith("/" + landing)
 
 
 def test_file_browser_shows_what_a_student_needs(student_lab):
