@@ -147,12 +147,15 @@ def _bwrap_argv(scratch: Path, cwd: Path, env: dict[str, str]) -> list[str]:
             argv += ["--ro-bind", str(path), str(path)]
     for name in _ETC:
         argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    # The private /tmp first: the environment, the package and the scratch folder may live
+    # under /tmp themselves (a CI checkout, a temporary course), and a later tmpfs would
+    # hide them. bubblewrap applies its mounts in order and makes the mount points.
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     read_only = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), _package_dir(),
                  Path(sys.prefix), Path(sys.executable).resolve().parent.parent}
     for path in sorted(read_only, key=lambda p: len(p.parts)):
         argv += ["--ro-bind", str(path), str(path)]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-             "--bind", str(scratch), str(scratch), "--chdir", str(cwd), "--clearenv"]
+    argv += ["--bind", str(scratch), str(scratch), "--chdir", str(cwd), "--clearenv"]
     for key, value in env.items():
         argv += ["--setenv", key, value]
     return argv

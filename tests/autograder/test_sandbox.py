@@ -136,3 +136,17 @@ def test_result_records_round_trip(tmp_path):
     bad.write_text("{", encoding="utf-8")
     with pytest.raises(ValueError, match="not a grading report"):
         Result.load(bad)
+
+
+def test_the_private_tmp_never_hides_the_environment(tmp_path):
+    """A course checked out under /tmp (a CI clone) must stay visible inside: the private
+    /tmp is mounted before the environment, the package and the scratch folder."""
+    import sys
+
+    from autograder.sandbox import _bwrap_argv, _package_dir
+
+    argv = _bwrap_argv(tmp_path, tmp_path, {})
+    tmpfs = argv.index("--tmpfs")
+    binds = [i for i, a in enumerate(argv) if a in ("--ro-bind", "--bind")
+             and argv[i + 1] in {sys.prefix, str(_package_dir()), str(tmp_path)}]
+    assert binds and all(i > tmpfs for i in binds), argv
