@@ -7,7 +7,8 @@ where ``notebooks_seconds`` is the time to execute the same notebooks directly i
 mode, one after another, and ``submission_seconds`` the time ``autograde`` takes for them
 once the lessons are released (registered in the gradebook): each submission runs in its
 bubblewrap sandbox and every test is decided in the grader. Budget (DESIGN.md): ratio <= 1.5.
-``decided`` counts the test statements decided in the grader's process and in the sandbox.
+``decided`` counts the test statements decided in the grader's process and in the sandbox;
+``sandbox_checkers`` names, per lesson, the checkers decided inside the student's sandbox.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def main() -> None:
         build(lessons, course_root=root, notebooks_dir=root / "release" / "_notebooks", db=True)
         submission_seconds = 0.0
         scores, decided = {}, {"grader": 0, "sandbox": 0}
+        in_sandbox: dict[str, list[str]] = {}
         for lesson in lessons:
             inbox = Path(scratch) / "inbox" / lesson
             inbox.mkdir(parents=True)
@@ -59,12 +61,15 @@ def main() -> None:
             for cell in cells:
                 for where in cell["decided"]:
                     decided[where] += 1
+            plan = json.loads((root / ".grading_plan" / f"{lesson}.json").read_text())["plan"]
+            in_sandbox[lesson] = sorted(c for c, where in plan.items() if where == "sandbox")
         print(json.dumps({
             "submission_seconds": round(submission_seconds, 1),
             "notebooks_seconds": round(notebooks_seconds, 1),
             "ratio": round(submission_seconds / notebooks_seconds, 2),
             "lessons": scores,
             "decided": decided,
+            "sandbox_checkers": {k: v for k, v in in_sandbox.items() if v},
             "cpus": os.cpu_count(),
         }), flush=True)
 
