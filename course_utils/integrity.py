@@ -88,7 +88,7 @@ _TRUSTED_PACKAGES = (
 
 
 class IntegrityError(AssertionError):
-    """Student code changed what the tests rely on; the notebook scores zero."""
+    """Student code changed what the tests rely on; the checks of this kernel fail."""
 
 
 # -- where objects come from ------------------------------------------------------------
@@ -451,7 +451,7 @@ def verify(folder: str | os.PathLike[str] | None = None) -> None:
         for problem in problems:
             print(f"  - {problem}")
         raise IntegrityError(
-            "The tests of this notebook cannot be trusted, so it scores zero: "
+            "The tests of this notebook cannot be trusted in this kernel, so they fail: "
             + "; ".join(problems)
         )
     print(OK_MARKER)

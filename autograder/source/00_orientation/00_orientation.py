@@ -111,11 +111,19 @@ report = show_environment()
 #   locked-down copy with no network and no access to the instructor's files), with the
 #   test cells restored to their original, locked form;
 # * the points are decided by the grader, outside your notebook: what your notebook
-#   prints (a ✔ line included) is not what scores it, and a notebook that tampers with its
-#   tests or the checkers scores zero.
+#   prints (a ✔ line included) is not what scores it, and changing the tests or the
+#   checkers gains nothing.
+#
+# **Your progress at a glance.** *Run All* stops at the first test cell that fails, so
+# while an exercise is unfinished the cells below it do not run. The **progress** cells
+# (one just below the setup cell, one at the end of every lesson) run the visible test of
+# every exercise at once and print a table: *passed*, *failed* (with the first line of
+# the message), *not started* or *not run yet*. Run your exercise cells one by one
+# (Shift+Enter), then the progress cell, as often as you like.
 #
 # To check a notebook before you hand it in, restart the kernel and run all cells
-# (*Kernel → Restart Kernel and Run All Cells*).
+# (*Kernel → Restart Kernel and Run All Cells*); if it stops at a failing test, run the
+# remaining cells one by one and read the progress table at the end.
 
 # %% [markdown]
 # ## The data in this lesson
@@ -419,7 +427,8 @@ array_explorer()
 # %% [markdown]
 # ## Before you hand in
 #
-# 1. *Kernel → Restart Kernel and Run All Cells*: every test cell should print its ✔ line.
+# 1. *Kernel → Restart Kernel and Run All Cells*: every test cell should print its ✔ line,
+#    and the progress table at the end should say *passed* for every exercise.
 # 2. Save the notebook and submit the `.ipynb` file the way your instructor asks.
 #
 # Next: lesson 01, imaging modalities.
