@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,8 @@ class BoundPlacement:
     margin: float
     #: Whether the level lies in the band.
     ok: bool
+    #: The reference bound itself (scipy's interval end), for messages.
+    expected: float
 
     @property
     def which(self) -> str:
@@ -54,16 +57,17 @@ class BoundPlacement:
         return abs(self.level - self.tail) <= self.margin
 
 
-def place_bound(got: float, distribution: np.ndarray, *, upper: bool, alpha: float,
+def place_bound(got: float, result: Any, *, upper: bool, alpha: float,
                 n_boot: int) -> BoundPlacement:
-    """Place ``got`` in the reference bootstrap ``distribution``.
+    """Place ``got`` in the reference bootstrap distribution of ``result``.
 
     Parameters
     ----------
     got : float
         The student's bound.
-    distribution : numpy.ndarray
-        The reference resampled statistics (``result.bootstrap_distribution``).
+    result : scipy.stats._resampling.BootstrapResult
+        The reference: ``scipy.stats.bootstrap``'s result (its ``bootstrap_distribution``
+        and ``confidence_interval``).
     upper : bool
         Whether ``got`` is the upper bound.
     alpha : float
@@ -75,11 +79,13 @@ def place_bound(got: float, distribution: np.ndarray, *, upper: bool, alpha: flo
     -------
     BoundPlacement
     """
-    values = np.sort(np.asarray(distribution, dtype=float).ravel())
+    values = np.sort(np.asarray(result.bootstrap_distribution, dtype=float).ravel())
+    interval = result.confidence_interval
     p = 1 - alpha / 2 if upper else alpha / 2
     margin = MC_SIGMAS * math.sqrt(p * (1 - p) * (1 / n_boot + 1 / values.size))
     lowest, highest = max(p - margin, 0.0), min(p + margin, 1.0)
     below, upto = float(np.mean(values < got)), float(np.mean(values <= got))
     return BoundPlacement(p=p, lowest=lowest, highest=highest, level=(below + upto) / 2,
                           tail=1 - alpha if upper else alpha, margin=margin,
-                          ok=upto >= lowest and below <= highest)
+                          ok=upto >= lowest and below <= highest,
+                          expected=float(interval.high if upper else interval.low))

@@ -1287,15 +1287,13 @@ def _check_bound(check: Check, got: float, result: Any, *, upper: bool, alpha: f
                  n_boot: int, case: str) -> None:
     """Compare one bound with scipy's, within the Monte-Carlo error of both bootstraps
     (:func:`course_utils.checks._bootstrap.place_bound`)."""
-    aucs = np.sort(result.bootstrap_distribution)
-    where = place_bound(got, aucs, upper=upper, alpha=alpha, n_boot=n_boot)
+    where = place_bound(got, result, upper=upper, alpha=alpha, n_boot=n_boot)
     if where.ok:
         check.n_checked += 1
         return
-    expected = float(result.confidence_interval.high if upper
-                     else result.confidence_interval.low)
-    p, lowest, highest, level, which = (where.p, where.lowest, where.highest, where.level,
-                                        where.which)
+    aucs = result.bootstrap_distribution  # for the message
+    p, lowest, highest, level, which, expected = (where.p, where.lowest, where.highest,
+                                                  where.level, where.which, where.expected)
     if where.one_sided:
         hint = (f"that is about percentile {100 * where.tail:g}: a two-sided interval leaves "
                 "alpha / 2 in EACH tail, so take the 100 * alpha / 2 and "

@@ -505,15 +505,13 @@ def _interval_hint(interval: tuple[float, float], result: Any, alpha: float) -> 
 
 def _bound_ok(check: Check, got: float, result: Any, *, upper: bool, alpha: float,
               n_boot: int, case: str, hint: str) -> None:
-    diffs = np.sort(result.bootstrap_distribution)
-    where = place_bound(got, diffs, upper=upper, alpha=alpha, n_boot=n_boot)
+    where = place_bound(got, result, upper=upper, alpha=alpha, n_boot=n_boot)
     if where.ok:
         check.n_checked += 1
         return
-    expected = float(result.confidence_interval.high if upper
-                     else result.confidence_interval.low)
-    p, lowest, highest, level, which = (where.p, where.lowest, where.highest, where.level,
-                                        where.which)
+    diffs = result.bootstrap_distribution  # for the message
+    p, lowest, highest, level, which, expected = (where.p, where.lowest, where.highest,
+                                                  where.level, where.which, where.expected)
     if not hint and where.one_sided:
         hint = ("a two-sided interval leaves alpha / 2 in EACH tail: take the "
                 "100 * alpha / 2 and 100 * (1 - alpha / 2) percentiles")
