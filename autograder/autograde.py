@@ -163,7 +163,7 @@ def lesson_plan(lesson: str, course_root: Path) -> dict[str, str]:
     """Where each checker of ``lesson`` runs (see :func:`autograder.verdicts.plan_lesson`).
 
     Worked out once from the instructor's solution (in a separate process) and kept in
-    ``.grading_plan/LESSON.json`` until the lesson or its checkers change.
+    ``.grading_plan/LESSON.json`` until the lesson, its checkers or the boundary change.
     """
     import hashlib
 
@@ -171,7 +171,9 @@ def lesson_plan(lesson: str, course_root: Path) -> dict[str, str]:
 
     digest = hashlib.sha256()
     digest.update((course_root / "source" / lesson / f"{lesson}.ipynb").read_bytes())
-    for path in sorted(Path(checks.__file__).parent.rglob("*.py")):
+    grader = Path(__file__).parent
+    for path in sorted(Path(checks.__file__).parent.rglob("*.py")) + [
+            grader / "verdicts.py", grader / "worker.py", grader / "relay.py"]:
         digest.update(path.name.encode() + path.read_bytes())
     cache = course_root / ".grading_plan" / f"{lesson}.json"
     if cache.is_file():

@@ -6,8 +6,10 @@ started inside a bubblewrap (``bwrap``) sandbox:
 * its own user, PID, network, IPC and UTS namespaces: it runs as user 65534 inside, sees
   only its own processes, has no network (not even the host's loopback), and everything it
   starts dies with it (``--die-with-parent``, and the PID namespace ends with its init);
-* a filesystem of read-only system folders, the Python environment and the
-  ``course_utils`` package (read-only), plus one writable scratch folder of its own
+* a filesystem of read-only system folders, the Python environment, the
+  ``course_utils`` package and the course's data cache (read-only; public datasets, so a
+  notebook trains on the images the grader's checkers score), plus one writable scratch
+  folder of its own
   (holding the copy of that student's submission, a private HOME, IPython profile and
   matplotlib cache); ``/tmp`` is a private tmpfs. Nothing else of the host is visible: not
   the course sources, release, gradebook, configuration, grader code or other students;
@@ -43,6 +45,8 @@ __all__ = ["Limits", "SandboxUnavailable", "Worker", "WorkerDied", "WorkerTimeou
 #: The command-line flag that allows grading without a sandbox (named to be noticed).
 UNSAFE_FLAG = "--unsafe-no-sandbox"
 _SANDBOX_UID = 65534
+#: ``course_utils.learning.medmnist.PATH_ENV`` (not imported here: it would load torch).
+DATA_FILE_ENV = "COURSE_PNEUMONIAMNIST"
 _ETC = ("alternatives", "fonts", "localtime", "ld.so.cache", "mime.types", "matplotlibrc",
         "ssl/certs")
 
@@ -155,6 +159,8 @@ def _bwrap_argv(scratch: Path, cwd: Path, env: dict[str, str]) -> list[str]:
                  Path(sys.prefix), Path(sys.executable).resolve().parent.parent}
     for path in sorted(read_only, key=lambda p: len(p.parts)):
         argv += ["--ro-bind", str(path), str(path)]
+    for path in _course_data():
+        argv += ["--ro-bind-try", str(path), str(path)]
     argv += ["--bind", str(scratch), str(scratch), "--chdir", str(cwd), "--clearenv"]
     for key, value in env.items():
         argv += ["--setenv", key, value]
@@ -172,10 +178,30 @@ def _environment(scratch: Path) -> dict[str, str]:
         "NBGRADER_EXECUTION": "autograde",
     }
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                 "COURSE_DATA_DIR", "COURSE_CELL_TIMEOUT"):
+                 "COURSE_CELL_TIMEOUT"):
         if name in os.environ:
             env[name] = os.environ[name]
+    data_dir, *configured = _course_data()
+    env["COURSE_DATA_DIR"] = str(data_dir)
+    if configured:
+        env[DATA_FILE_ENV] = str(configured[0])
     return env
+
+
+def _course_data() -> list[Path]:
+    """The course's data the sandbox sees read-only, as the grader does.
+
+    The data cache (``$COURSE_DATA_DIR`` or the user cache folder: public datasets fetched
+    by ``data_fetch.py``) and the file ``$COURSE_PNEUMONIAMNIST`` names, if any. A
+    notebook then trains on the same images the grader's checkers load to score it.
+    """
+    from course_utils.data import cache_dir
+
+    found = [cache_dir().expanduser().resolve()]
+    configured = os.environ.get(DATA_FILE_ENV, "").strip()
+    if configured and Path(configured).is_file():
+        found.append(Path(configured).expanduser().resolve())
+    return found
 
 
 class Worker:

@@ -12,10 +12,17 @@ JOB.json RESULT.json``), started by :mod:`autograder.autograde` for each student
    student's ``NAME`` replaced by a :class:`RemoteFunction`: every call sends the arguments
    as plain data to the sandbox, the student's function runs there, and plain data comes
    back. The checker's cases, expected values and comparisons never leave this process.
-3. A statement whose arguments or results are not plain data (a torch module, a dataset
-   object, a notebook variable passed to the checker) is run inside the sandbox instead,
-   and its outcome is marked ``decided: "sandbox"``: those points rest on the student's
-   own process (isolated from everyone else, but not from the student).
+3. Objects cross as data too (:mod:`autograder.worker`: DICOM data sets, transforms,
+   torch's own layers and optimizers as arguments); a model or data set object the
+   student's code returns stays in the sandbox and is used through a mirror
+   (:mod:`autograder.remote`); a checker that serves a DICOM archive on loopback reaches
+   the student's function through a relay (:mod:`autograder.relay`); patches a checker
+   makes to simulate a machine or watch calls are repeated around the call.
+4. Where each checker runs is planned once per lesson from the instructor's solution
+   (:func:`plan_lesson`). A statement that is not a plain checker call, or whose checker
+   the plan could not move out, runs inside the sandbox, and its outcome is marked
+   ``decided: "sandbox"``: those points rest on the student's own process (isolated
+   from everyone else, but not from the student).
 
 The result is plain JSON: each code cell's output, and for each test cell its points, the
 visible messages, the hidden tests' pass count and where each statement was decided.
@@ -38,6 +45,9 @@ from typing import Any
 
 import numpy as np
 
+import threading
+
+from autograder import relay
 from autograder import worker as wire
 from autograder.sandbox import Limits, Worker, WorkerDied, WorkerTimeout
 
@@ -57,6 +67,10 @@ MAX_RESTARTS = 3
 
 class _Fallback(BaseException):
     """This statement cannot be decided on plain data; run it in the sandbox instead."""
+
+    def __init__(self, why: str = "") -> None:
+        super().__init__(why)
+        self.why = why
 
 
 class _Stopped(BaseException):
@@ -135,9 +149,13 @@ class Session:
         self.deadline = 0.0
         self.worker: Worker | None = None
         self.problem: str | None = None
+        self.relays = relay.GraderRelays(scratch / "relay")
+        self.relayed: dict[int, str] = {}
+        self.lock = threading.Lock()  # a checker may call from a helper thread
         self._start()
 
     def _start(self) -> None:
+        self.relayed = {}
         try:
             self.worker = Worker(self.scratch, self.cwd, limits=self.limits, unsafe=self.unsafe)
         except (WorkerDied, WorkerTimeout) as exc:
@@ -164,6 +182,10 @@ class Session:
         self._start()
 
     def request(self, message: dict, blobs: list[bytes] = ()) -> tuple[dict, list[bytes]]:
+        with self.lock:
+            return self._request(message, blobs)
+
+    def _request(self, message: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
         if self.worker is None:
             raise _Stopped(self.problem or "the notebook's process is not running")
         try:
@@ -176,7 +198,22 @@ class Session:
             raise _Stopped(f"the notebook's process died ({exc}): a crash, os._exit or "
                            "running out of memory") from None
 
+    def sync_relays(self) -> None:
+        """Carry exactly the ports the grader's checkers listen on now into the sandbox."""
+        ports = relay.listening_ports()
+        if not ports and not self.relayed:
+            return
+        try:
+            wanted = self.relays.sync(ports)
+        except OSError as exc:
+            raise _Fallback(f"the checker's server could not be reached from the sandbox "
+                            f"({exc})") from None
+        if wanted != self.relayed:
+            self.request({"op": "relay", "ports": {str(p): v for p, v in wanted.items()}})
+            self.relayed = wanted
+
     def close(self) -> None:
+        self.relays.close()
         if self.worker is not None:
             self.worker.close()
 
@@ -220,6 +257,16 @@ def _apply_mutation(given: Any, changed: Any) -> None:
     elif isinstance(given, dict) and isinstance(changed, dict):
         given.clear()
         given.update(changed)
+    elif type(given).__module__ == "course_utils.checks._watched" and \
+            type(changed) is type(given):
+        # An argument that watches how it is used (a loader, an augmentation probe).
+        vars(given).update(vars(changed))
+    elif type(given).__module__.startswith("pydicom") and \
+            type(changed).__module__.startswith("pydicom"):
+        given.clear()
+        given.update(changed)
+        if hasattr(changed, "file_meta"):
+            given.file_meta = changed.file_meta
     elif type(given).__module__.startswith("torch"):
         import torch
 
@@ -227,34 +274,168 @@ def _apply_mutation(given: Any, changed: Any) -> None:
             with torch.no_grad():
                 given.copy_(changed.reshape(given.shape) if changed.numel() == given.numel()
                             else given + 1)
+            if given.is_leaf and given.requires_grad != changed.requires_grad and \
+                    (given.dtype.is_floating_point or not changed.requires_grad):
+                given.requires_grad_(changed.requires_grad)
+        elif isinstance(given, torch.Generator) and isinstance(changed, torch.Generator):
+            given.set_state(changed.get_state())
+        elif isinstance(given, torch.nn.Module) and isinstance(changed, torch.nn.Module):
+            _sync_module(given, changed)
+        elif isinstance(given, (torch.optim.Optimizer, torch.amp.GradScaler)) and \
+                type(given) is type(changed):
+            if not isinstance(given, torch.amp.GradScaler) or given.is_enabled():
+                given.load_state_dict(changed.state_dict())
 
 
-def _spy_of_caller() -> Any:
-    """The checker's LibrarySpy watching this call (found on the grader's own stack)."""
+def _sync_module(given: Any, changed: Any) -> None:
+    """Make the grader's module show what the student's code did to its copy.
+
+    Parameters, buffers, gradients, ``requires_grad`` and train/eval modes are copied. A
+    module whose structure was changed (layers replaced, added or removed) cannot be
+    mirrored: the statement fails with that reason.
+    """
+    import torch
+
+    pairs = list(zip(given.modules(), changed.modules()))
+    if len(pairs) != len(list(given.modules())) or \
+            len(pairs) != len(list(changed.modules())) or \
+            any(type(a) is not type(b) or a._parameters.keys() != b._parameters.keys()  # noqa: SLF001
+                or a._buffers.keys() != b._buffers.keys() for a, b in pairs):  # noqa: SLF001
+        raise _Fallback("your function changed the layers of a model it was given")
+    with torch.no_grad():
+        for a, b in pairs:
+            a.training = b.training
+            for name, p in a._parameters.items():  # noqa: SLF001
+                q = b._parameters[name]  # noqa: SLF001
+                if p is None or q is None or p.shape != q.shape:
+                    raise _Fallback("your function changed the layers of a model it was given")
+                p.copy_(q)
+                p.requires_grad_(q.requires_grad)
+                p.grad = None if q.grad is None else q.grad.clone()
+            for name, buffer in a._buffers.items():  # noqa: SLF001
+                other = b._buffers[name]  # noqa: SLF001
+                if buffer is not None and other is not None and buffer.shape == other.shape:
+                    buffer.copy_(other)
+
+
+def _through_sandbox(session: Session, graph: dict, value: Any, arguments: Any) -> Any:
+    """Make a tensor returned by the sandbox differentiable with respect to our arguments."""
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        return value
+    tensors = wire.tensors_in(arguments)
+    try:
+        positions = [int(i) for i in graph.get("inputs", [])]
+        inputs = [tensors[i] for i in positions]
+        number = int(graph["id"])
+    except (TypeError, ValueError, IndexError, KeyError):
+        return value
+    if not inputs or not all(t.requires_grad for t in inputs):
+        return value
+
+    def vjp(grad: Any) -> list[Any]:
+        data, blobs = wire.encode(grad.detach(), objects=False)
+        reply, back = session.request({"op": "vjp", "graph": number, "grad": data}, blobs)
+        if "grads" not in reply:
+            raise RuntimeError("the gradient could not be computed where your function ran: "
+                               + _error_text(reply.get("internal", {})))
+        grads = wire.decode(reply["grads"], back, objects=False)
+        return grads if isinstance(grads, list) else []
+
+    from autograder.remote import differentiable
+
+    return differentiable(value, inputs, vjp)
+
+
+def _record_calls(specs: list[dict], calls: Any) -> None:
+    """Copy the calls the sandbox watched into the checker's own wrapping mocks."""
+    from unittest import mock
+
+    if not isinstance(calls, list):
+        return
+    for spec, seen in zip(specs, calls):
+        if not spec.get("wraps") or not isinstance(seen, list):
+            continue
+        target = getattr(sys.modules.get(spec["module"]), spec["attribute"], None)
+        if not isinstance(target, mock.NonCallableMock):
+            continue
+        for entry in seen[:10_000]:
+            if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], dict):
+                target.call_args_list.append(mock.call(*list(entry[0]), **entry[1]))
+                target.call_count += 1
+
+
+def _spies_of_caller() -> list[Any]:
+    """The checker's LibrarySpies watching this call (found on the grader's own stack).
+
+    A checker watches the student's function for library calls (a "by hand" exercise, or
+    random sources where results must be reproducible); the function runs in the sandbox,
+    so the names are watched there and what was seen is told to these spies.
+    """
     from course_utils.checks._core import LibrarySpy
 
+    spies: list[Any] = []
     frame = sys._getframe(2)
     while frame is not None:
         candidate = frame.f_locals.get("self")
-        if isinstance(candidate, LibrarySpy):
-            return candidate
+        if isinstance(candidate, LibrarySpy) and candidate not in spies:
+            spies.append(candidate)
         frame = frame.f_back
-    return None
+    return spies
 
 
-_LISTENING = [0]
-_PATCHED = [0]
+_PATCHED: list[Any] = []  # the checker's unittest.mock patches active now
+
+
+def _patches_to_forward() -> list[dict]:
+    """The checker's active patches, as the sandbox can repeat them around the call.
+
+    A checker that simulates a machine (``mock.patch.object(torch.cuda, "is_available",
+    return_value=True)``) or watches calls (``mock.patch.object(os, "replace",
+    wraps=os.replace)``) patches this process; the student's function runs in the sandbox,
+    where the same patches are applied for the call (and the watched calls are copied back
+    into the checker's mocks: :func:`_record_calls`). Only patches of a module attribute by
+    a plain value, a mock returning a plain value or a mock wrapping the original can be
+    repeated there; any other (a function of the checker's) raises :class:`_Fallback`.
+    """
+    import types
+    from unittest import mock
+
+    forwarded = []
+    for patcher in list(_PATCHED):
+        try:
+            target = patcher.getter()
+        except Exception:  # noqa: BLE001
+            target = None
+        if not isinstance(target, types.ModuleType) or \
+                sys.modules.get(target.__name__) is not target:
+            raise _Fallback("the checker patches something that is not a module's attribute")
+        spec = {"module": target.__name__, "attribute": str(patcher.attribute)}
+        if patcher.new is mock.DEFAULT and set(patcher.kwargs) == {"return_value"}:
+            spec["return_value"] = patcher.kwargs["return_value"]
+        elif patcher.new is mock.DEFAULT and set(patcher.kwargs) == {"wraps"} and \
+                patcher.kwargs["wraps"] is getattr(patcher, "temp_original", None):
+            spec["wraps"] = True
+        elif patcher.new is not mock.DEFAULT and not callable(patcher.new) and \
+                not patcher.kwargs:
+            spec["value"] = patcher.new
+        else:
+            raise _Fallback("the checker patches with something that cannot be repeated in "
+                            "the sandbox")
+        forwarded.append(spec)
+    return forwarded
 
 
 def _watch_checker_environment() -> None:
     """Notice checkers that change the world the student's function should see.
 
     A checker that serves something (a PACS on loopback) expects the student's function to
-    reach it over the network, which the sandbox does not have; a checker that simulates a
-    machine with ``unittest.mock.patch`` (a CUDA GPU) patches this process, not the
-    sandbox. Calls made while either is the case are run inside the sandbox instead (the
-    whole statement), where the checker's server or patch and the student's code share one
-    process.
+    reach it over the network, which the sandbox does not have: the listening sockets are
+    noted and carried into the sandbox (:mod:`autograder.relay`). A checker that simulates
+    a machine with ``unittest.mock.patch`` (a CUDA GPU) patches this process, not the
+    sandbox: calls made while a patch is active are run inside the sandbox instead (the
+    whole statement), where the checker's patch and the student's code share one process.
     """
     import socket
     from unittest import mock
@@ -264,11 +445,12 @@ def _watch_checker_environment() -> None:
         enter, leave = patch_class.__enter__, patch_class.__exit__
 
         def counted_enter(self: Any) -> Any:
-            _PATCHED[0] += 1
+            _PATCHED.append(self)
             return enter(self)
 
         def counted_exit(self: Any, *exc: Any) -> Any:
-            _PATCHED[0] -= 1
+            if self in _PATCHED:
+                _PATCHED.remove(self)
             return leave(self, *exc)
 
         patch_class.__enter__, patch_class.__exit__ = counted_enter, counted_exit
@@ -279,7 +461,7 @@ def _watch_checker_environment() -> None:
         return
 
     def listen(self: socket.socket, *args: Any) -> None:
-        _LISTENING[0] += 1
+        relay.track(self)
         return original(self, *args)
 
     listen._course_watched = True  # type: ignore[attr-defined]
@@ -308,39 +490,64 @@ class RemoteFunction:
         return f"<function {self.__name__}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if _LISTENING[0] or _PATCHED[0] > 0:
-            raise _Fallback
+        patches = _patches_to_forward()
+        spies = _spies_of_caller()
+        watched = list(self._forbid) + [n for spy in spies for n in spy.names]
         previous = sys.getprofile()
         sys.setprofile(None)  # the checker's own spy must not watch the grader's plumbing
         try:
+            registry: dict[tuple[int, str], Any] = {}
             try:
-                data, blobs = wire.encode([list(args), kwargs])
-            except wire.NotPlain:
-                raise _Fallback from None
+                data, blobs = wire.encode([list(args), kwargs, patches], registry=registry)
+            except wire.NotPlain as exc:
+                raise _Fallback(f"the checker's arguments: {exc}") from None
+            self._session.sync_relays()
             reply, back = self._session.request(
-                {"op": "call", "name": self.__name__, "args": data[0],
-                 "kwargs": data[1], "forbid": list(self._forbid)}, blobs)
+                {"op": "call", "name": self.__name__, "args": data[0], "kwargs": data[1],
+                 "patches": data[2], "forbid": list(dict.fromkeys(watched))}, blobs)
             if "internal" in reply or "not_plain" in reply:
-                raise _Fallback
+                raise _Fallback(str(reply.get("not_plain", ""))[:500])
             try:
-                value = wire.decode(reply["value"], back) if "value" in reply else None
+                value = (wire.decode(reply["value"], back, objects=False)
+                         if "value" in reply else None)
+                if "module" in reply:
+                    from autograder.remote import mirror
+
+                    value = mirror(self._session,
+                                   wire.decode(reply["module"], back, objects=False), registry)
+                if isinstance(reply.get("sequence"), dict):
+                    from autograder.remote import RemoteSequence
+
+                    value = RemoteSequence(self._session, reply["sequence"].get("handle", 0),
+                                           str(reply["sequence"].get("type", "object")),
+                                           (list(args), kwargs))
                 mutated = wire.decode(reply["mutated"], back) if reply.get("mutated") else None
-            except wire.ProtocolError:
-                raise _Fallback from None
+            except wire.ProtocolError as exc:
+                raise _Fallback(str(exc)[:500]) from None
         finally:
             sys.setprofile(previous)
-        if reply.get("forbidden"):
-            spy = _spy_of_caller()
-            if spy is not None:
-                spy.called.extend(str(n) for n in reply["forbidden"] if n not in spy.called)
+        if patches:
+            try:
+                _record_calls(patches, wire.decode(reply.get("patch_calls", []), back,
+                                                   objects=False))
+            except wire.ProtocolError:
+                pass
+        for name in reply.get("forbidden") or []:
+            for spy in spies:
+                if name in spy.names and name not in spy.called:
+                    spy.called.append(str(name))
         if "mutated" in reply:
             if mutated is None:
-                raise _Fallback
+                raise _Fallback("your function changed its arguments into something that is "
+                                "not plain data")
             for given, changed in zip(list(args) + list(kwargs.values()),
                                       list(mutated[0]) + list(mutated[1].values())):
                 _apply_mutation(given, changed)
         if "raised" in reply:
             raise _exception(reply["raised"])
+        graph = reply.get("graph")
+        if isinstance(graph, dict):
+            value = _through_sandbox(self._session, graph, value, (list(args), kwargs))
         return value
 
 
@@ -389,7 +596,6 @@ def _run_statement(session: Session, statement: TestStatement) -> tuple[bool, st
             student = _Opaque(str(reply.get("type", "object")))
         from course_utils.checks._core import CheckFailed
 
-        _LISTENING[0] = 0
         try:
             import contextlib
             import io
@@ -398,11 +604,12 @@ def _run_statement(session: Session, statement: TestStatement) -> tuple[bool, st
             with contextlib.redirect_stdout(printed):
                 check(student, **statement.kwargs)
             return True, printed.getvalue().strip(), "grader"
-        except _Fallback:
+        except _Fallback as exc:
+            why = f" ({exc.why})" if getattr(exc, "why", "") else ""
             return False, (f"CheckFailed: [{statement.target}] your function took or returned "
                            "something that is not plain data (numbers, strings, bytes, lists, "
-                           "tuples, dicts, NumPy arrays, tensors); return values of those "
-                           "types, as the exercise asks"), "grader"
+                           "tuples, dicts, NumPy arrays, tensors, DICOM data sets)" + why +
+                           "; return values of those types, as the exercise asks"), "grader"
         except CheckFailed as exc:
             return False, f"CheckFailed: {exc}", "grader"
         except Exception as exc:  # noqa: BLE001 - a checker error is a failed test
@@ -541,26 +748,89 @@ def cell_source(cell: dict) -> str:
 
 
 # -- where each checker runs: decided once per lesson from the instructor's solution ------
+class _LocalModels:
+    """Stands in for the sandbox's side of models, data sets and gradients while planning
+    (the same code answers, behind the same framing)."""
+
+    def __init__(self) -> None:
+        self.models = wire.Models()
+
+    def request(self, message: dict, blobs: list[bytes] = ()) -> tuple[dict, list[bytes]]:
+        header, received = wire.unpack(wire.pack(message, list(blobs))[8:])
+        reply, out = self.models.serve(header, received)
+        return wire.unpack(wire.pack(reply, out)[8:])
+
+
 class _Probe:
-    """The reference solution behind the plain-data boundary (no sandbox: trusted code)."""
+    """The reference solution behind the plain-data boundary (no sandbox: trusted code).
+
+    Everything crosses as it would from a sandbox: arguments and results as data, changed
+    arguments copied back, returned models as mirrors whose forward passes (and gradients)
+    are computed by the same code that serves them in a sandbox.
+    """
 
     def __init__(self, function: Any) -> None:
         self._function = function
         self.__name__ = getattr(function, "__name__", "solution")
+        self._local = _LocalModels()
+        self.calls = 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if _LISTENING[0] or _PATCHED[0] > 0:
-            raise _Fallback
+        import copy
+
+        _patches_to_forward()  # the patches themselves are active here
+        self.calls += 1
+        sent: dict[tuple[int, str], Any] = {}
+        received: dict[tuple[int, str], Any] = {}
         try:
-            data, blobs = wire.encode([list(args), kwargs])
-            args_back, kwargs_back = wire.decode(data, blobs)
+            data, blobs = wire.encode([list(args), kwargs], registry=sent)
+            args_back, kwargs_back = wire.decode(data, blobs, registry=received)
         except wire.NotPlain:
             raise _Fallback from None
-        value = self._function(*args_back, **kwargs_back)
+        pristine = copy.deepcopy((args_back, kwargs_back))
+        result = self._function(*args_back, **kwargs_back)
         try:
-            return wire.decode(*wire.encode(value))
+            torch_module = getattr(sys.modules.get("torch"), "nn", None)
+            if torch_module is not None and isinstance(result, torch_module.Module):
+                from autograder.remote import mirror
+
+                part = self._local.models.keep_model(result, received)
+                value = mirror(self._local, wire.decode(*wire.encode(part, objects=False),
+                                                        objects=False), sent)
+            elif wire._is_sequence(result) and not _encodes(result):  # noqa: SLF001
+                from autograder.remote import RemoteSequence
+
+                part = self._local.models.keep_sequence(result, args_back, kwargs_back)
+                value = RemoteSequence(self._local, part["handle"], part["type"],
+                                       (list(args), kwargs))
+            else:
+                value = wire.decode(*wire.encode(result, objects=False), objects=False)
+            graph = wire._graph_of(result, (args_back, kwargs_back))  # noqa: SLF001
+            if graph is not None:
+                import torch
+
+                from autograder.remote import differentiable
+
+                inputs = [wire.tensors_in((list(args), kwargs))[i] for i in graph[0]]
+                value = differentiable(value, inputs, lambda grad: torch.autograd.grad(
+                    result, graph[1], grad_outputs=grad, retain_graph=True, allow_unused=True))
+            if not wire._same_inputs(pristine, (args_back, kwargs_back)):  # noqa: SLF001
+                # What the sandbox would send back: the changed arguments, as data.
+                changed = wire.decode(*wire.encode([list(args_back), kwargs_back]))
+                for given, new in zip(list(args) + list(kwargs.values()),
+                                      list(changed[0]) + list(changed[1].values())):
+                    _apply_mutation(given, new)
         except wire.NotPlain:
             raise _Fallback from None
+        return value
+
+
+def _encodes(value: Any) -> bool:
+    try:
+        wire.encode(value, objects=False)
+    except wire.NotPlain:
+        return False
+    return True
 
 
 def plan_lesson(lesson: str, course_root: Path) -> dict[str, str]:
@@ -568,7 +838,8 @@ def plan_lesson(lesson: str, course_root: Path) -> dict[str, str]:
 
     A checker runs in the grader ("grader") when, with the reference solution, every call
     it makes passes plain data both ways, serves nothing on the network, patches nothing
-    and the check passes; otherwise inside the student's sandbox ("sandbox"). Statements that are not a
+    and the check passes; otherwise inside the student's sandbox ("sandbox"). Every statement
+    of a checker is tried (other seeds build other arguments). Statements that are not a
     plain checker call run in the sandbox.
 
     Parameters
@@ -598,7 +869,9 @@ def plan_lesson(lesson: str, course_root: Path) -> dict[str, str]:
         if not (meta.get("grade") and not meta.get("solution") and cell.get("cell_type") == "code"):
             continue
         for statement in parse_test_cell(cell_source(cell)):
-            if statement.checker is None or statement.checker in plan:
+            # Every statement of a checker (visible and hidden seeds) must pass behind the
+            # boundary: other seeds may build other arguments.
+            if statement.checker is None or plan.get(statement.checker) == "sandbox":
                 continue
             module_name, _, function = statement.checker.partition(".")
             check = getattr(importlib.import_module(f"course_utils.checks.{module_name}"),
@@ -614,19 +887,44 @@ def plan_lesson(lesson: str, course_root: Path) -> dict[str, str]:
                 except wire.NotPlain:
                     plan[statement.checker] = "sandbox"
                 continue
-            _LISTENING[0] = 0
-            where = "grader"
-            sink = io.StringIO()
-            try:
-                with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                    check(_Probe(target), **statement.kwargs)
-            except (_Fallback, Exception):  # noqa: BLE001 - or the solution failed behind the wire
-                # The reference solution must PASS with plain data both ways: a checker that
-                # fails it there (autograd through returned tensors, object identity...)
-                # needs the student's live objects, so it runs in the sandbox.
-                where = "sandbox"
-            plan[statement.checker] = where
+            artifact = getattr(check, "planning_artifact", None)
+            if artifact is not None:
+                # A check of a file the notebook writes (a trained model): the plan writes
+                # one with the reference solution (untrained), and the outcome must be the
+                # same, message and all, with the model behind the boundary or not.
+                with contextlib.redirect_stdout(io.StringIO()):
+                    artifact(namespace, **statement.kwargs)
+                probe = _Probe(target)
+                same = _outcome(check, target, statement.kwargs) == \
+                    _outcome(check, probe, statement.kwargs)
+                plan[statement.checker] = "grader" if same and probe.calls else "sandbox"
+                continue
+            # The reference solution must PASS with plain data both ways: a checker that
+            # fails it there (object identity, a patch that records calls...) needs the
+            # student's live objects, so it runs in the sandbox.
+            passed = _outcome(check, _Probe(target), statement.kwargs)[0] == "passed"
+            plan[statement.checker] = "grader" if passed else "sandbox"
     return plan
+
+
+def _outcome(check: Any, function: Any, kwargs: dict[str, Any]) -> tuple[str, str]:
+    """``("passed", output)`` or ``("failed", message)`` of one checker call (planning)."""
+    import contextlib
+    import io
+
+    from course_utils.checks._core import CheckFailed
+
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            check(function, **kwargs)
+    except _Fallback:
+        return "fallback", ""
+    except CheckFailed as exc:
+        return "failed", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a failure of the reference solution
+        return "failed", f"{type(exc).__name__}: {exc}"
+    return "passed", sink.getvalue()
 
 
 def _plan_main(lesson: str, course_root: str, output: str) -> int:

@@ -228,6 +228,9 @@ class LibrarySpy:
     """
 
     def __init__(self, names: Iterable[str]) -> None:
+        names = tuple(names)
+        #: The dotted names watched (also where the student's function runs elsewhere).
+        self.names = names
         self._codes: dict[types.CodeType, str] = {}
         self._objects: dict[int, str] = {}
         self._methods: dict[str, list[tuple[type, str]]] = {}

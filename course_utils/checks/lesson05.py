@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import io
 import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -30,6 +31,7 @@ from torch import nn
 from course_utils import integrity
 from course_utils.checks._bootstrap import place_bound
 from course_utils.checks._core import Check, CheckFailed, checker, plain, plain_pair
+from course_utils.checks._watched import AugmentProbe, WatchedBatches
 from course_utils.checks._core import describe_value as describe
 
 __all__ = [
@@ -163,10 +165,12 @@ def _close(check: Check, got: torch.Tensor, expected: torch.Tensor, case: str, *
 def _machine(n_gpus: int, mps: bool) -> Iterator[None]:
     """Pretend the machine has ``n_gpus`` CUDA GPUs and (or not) Apple's MPS."""
     mps_backend = torch.backends.mps
-    with mock.patch.object(torch.cuda, "is_available", lambda: n_gpus > 0), \
-            mock.patch.object(torch.cuda, "device_count", lambda: n_gpus), \
-            mock.patch.object(mps_backend, "is_available", lambda: mps), \
-            mock.patch.object(mps_backend, "is_built", lambda: mps):
+    # Replaced by mocks that return plain values (the grader repeats such a simulation
+    # where the student's function runs).
+    with mock.patch.object(torch.cuda, "is_available", return_value=n_gpus > 0), \
+            mock.patch.object(torch.cuda, "device_count", return_value=n_gpus), \
+            mock.patch.object(mps_backend, "is_available", return_value=mps), \
+            mock.patch.object(mps_backend, "is_built", return_value=mps):
         yield
 
 
@@ -260,22 +264,6 @@ def _uint8_images(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     return rng.integers(0, 256, size=(n, size, size)).astype(np.uint8)
 
 
-class _Probe:
-    """An augmentation that records how it is called and draws from the generator."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[tuple[int, ...], torch.dtype, float, float]] = []
-        self.bad_generator = False
-
-    def __call__(self, images: torch.Tensor, generator: Any = None) -> torch.Tensor:
-        if not isinstance(generator, torch.Generator):
-            self.bad_generator = True
-            generator = torch.Generator().manual_seed(12345)
-        self.calls.append((tuple(images.shape), images.dtype, float(images.min()),
-                           float(images.max())))
-        return images + torch.rand(1, generator=generator) * 0.5
-
-
 @checker("XRayDataset", n_random=4)
 def check_xray_dataset(check: Check, *, seed: int, n_random: int) -> None:
     """Check the ``XRayDataset(images, labels, *, mean, std, augment=None, seed=0)`` class.
@@ -337,7 +325,7 @@ def check_xray_dataset(check: Check, *, seed: int, n_random: int) -> None:
     # Augmentation: called once per item, on [0, 1] images, with the dataset's generator.
     images, labels = _uint8_images(rng, 6, 12), rng.integers(0, 2, size=6)
     for aug_seed in (0, 7):
-        probe = _Probe()
+        probe = AugmentProbe()
         case = f"with augment=<a probe>, seed={aug_seed}"
         ds = _call(check, case, images, labels, mean=0.3, std=0.2, augment=probe, seed=aug_seed)
         replay = torch.Generator().manual_seed(aug_seed)
@@ -869,45 +857,6 @@ def check_train_step(check: Check, *, seed: int, n_random: int) -> None:
 
 
 # -- 6. training epoch ---------------------------------------------------------------------------
-class _Unmoved(torch.Tensor):
-    """A batch tensor that notes when it is moved with ``.to(...)`` (the result is plain).
-
-    The checker runs on the CPU, where moving a CPU batch to the CPU changes nothing that
-    could be seen; these tensors make the move itself visible.
-    """
-
-    moves: ClassVar[list[str]] = []
-
-    @classmethod
-    def __torch_function__(cls, func: Any, types: Any, args: tuple = (),
-                           kwargs: dict | None = None) -> Any:
-        kwargs = kwargs or {}
-        if func is torch.Tensor.to:
-            target = kwargs.get("device", args[1] if len(args) > 1 else None)
-            cls.moves.append(str(target))
-            plain = args[0].as_subclass(torch.Tensor)
-            return plain.to(*args[1:], **kwargs)
-        return super().__torch_function__(func, types, args, kwargs)
-
-
-class _MovingLoader:
-    """Yields the batches of ``loader`` as :class:`_Unmoved` tensors; counts them."""
-
-    def __init__(self, loader: Any) -> None:
-        self.loader = loader
-        self.batch_size = loader.batch_size
-        self.dataset = loader.dataset
-        self.batches = 0
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for x, y in self.loader:
-            self.batches += 1
-            yield x.as_subclass(_Unmoved), y.as_subclass(_Unmoved)
-
-
 @checker("train_epoch", n_random=2)
 def check_train_epoch(check: Check, *, seed: int, n_random: int) -> None:
     """Check ``train_epoch(model, loader, optimizer, loss_fn, *, device, scaler, progress)``.
@@ -925,8 +874,6 @@ def check_train_epoch(check: Check, *, seed: int, n_random: int) -> None:
     for n, batch_size in sizes:
         case = f"{n} images in batches of {batch_size} (SGD lr=0.05)"
         x, y = _batch(rng, n)
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y),
-                                             batch_size=batch_size, shuffle=False)
         model = _small_model(seed + n)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
         expected_model, total = model, 0.0
@@ -934,8 +881,7 @@ def check_train_epoch(check: Check, *, seed: int, n_random: int) -> None:
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             loss, expected_model = _sgd_oracle(expected_model, xb, yb, 0.05, loss_fn)
             total += loss * len(yb)
-        moving = _MovingLoader(loader)
-        _Unmoved.moves = []
+        moving = WatchedBatches(x, y, batch_size)
         got = _float_loss(check, _call(check, case, model, moving, optimizer, loss_fn,
                                        device=torch.device("cpu"), progress=False), case)
         _compare_models(check, model, expected_model, case,
@@ -945,9 +891,9 @@ def check_train_epoch(check: Check, *, seed: int, n_random: int) -> None:
                      hint="weight each batch's loss by its number of images and divide by the "
                      "number of images; the mean of the batch means over-weights the last, "
                      "smaller batch")
-        moved = [m for m in _Unmoved.moves if m == "cpu"]
-        check.true(len(moved) >= 2 * moving.batches, case,
-                   f"{len(moved)} of the {2 * moving.batches} image and label batches were "
+        moved = [m for m in moving.moves if m == "cpu"]
+        check.true(len(moved) >= 2 * moving.handed_out, case,
+                   f"{len(moved)} of the {2 * moving.handed_out} image and label batches were "
                    "moved to `device`", "move every batch where the model is: images = "
                    "images.to(device, non_blocking=True), and the labels likewise")
 
@@ -966,25 +912,25 @@ def _same_state(a: Any, b: Any) -> bool:
 
 @contextlib.contextmanager
 def _watch_writes() -> Iterator[dict[str, list[Any]]]:
-    """Record the files ``torch.save`` writes and the moves of ``os.replace``/``os.rename``."""
+    """Record the files ``torch.save`` writes and the moves of ``os.replace``/``os.rename``.
+
+    The three are replaced by mocks that wrap them (the file is still written and moved)
+    and remember their calls; ``writes`` is filled when the block ends. (Wrapping mocks
+    are what the grader can repeat where the student's function runs.)
+    """
     writes: dict[str, list[Any]] = {"saved": [], "moved": []}
-    real_save, real_replace, real_rename = torch.save, os.replace, os.rename
-
-    def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Any:
-        name = getattr(f, "name", f)
-        writes["saved"].append(name if isinstance(name, (str, os.PathLike)) else None)
-        return real_save(obj, f, *args, **kwargs)
-
-    def mover(real: Callable[..., Any]) -> Callable[..., Any]:
-        def move(src: Any, dst: Any, *args: Any, **kwargs: Any) -> Any:
-            writes["moved"].append((src, dst))
-            return real(src, dst, *args, **kwargs)
-        return move
-
-    with mock.patch.object(torch, "save", save), \
-            mock.patch.object(os, "replace", mover(real_replace)), \
-            mock.patch.object(os, "rename", mover(real_rename)):
+    with mock.patch.object(torch, "save", wraps=torch.save) as save, \
+            mock.patch.object(os, "replace", wraps=os.replace) as replace, \
+            mock.patch.object(os, "rename", wraps=os.rename) as rename:
         yield writes
+        for call in save.call_args_list:
+            target = call.args[1] if len(call.args) > 1 else call.kwargs.get("f")
+            name = getattr(target, "name", target)
+            writes["saved"].append(name if isinstance(name, (str, os.PathLike)) else None)
+        for mover in (replace, rename):
+            for call in mover.call_args_list:
+                args = list(call.args) + [call.kwargs.get("src"), call.kwargs.get("dst")]
+                writes["moved"].append((args[0], args[1] if len(call.args) > 1 else args[-1]))
 
 
 def _same_file(a: Any, b: Any) -> bool:
@@ -1409,6 +1355,19 @@ def quality_band(synthetic: bool) -> float:
     return 0.85 if synthetic else 0.90
 
 
+def _lesson_data() -> Any:
+    """The data lesson 05 trains and grades on, loaded as the lesson loads it (no download).
+
+    ``hold_out_for_grading(load_pneumoniamnist(28, download=False))``: the cached (or
+    ``$COURSE_PNEUMONIAMNIST``) real images when there, else the synthetic stand-in. The
+    grader and the student's sandbox see the same course data cache, so both load the same.
+    """
+    from course_utils.learning.medmnist import hold_out_for_grading, load_pneumoniamnist
+
+    with contextlib.redirect_stdout(io.StringIO()):  # the lesson already said where from
+        return hold_out_for_grading(load_pneumoniamnist(28, download=False))
+
+
 @checker("trained_model", n_random=0)
 def check_trained_model(check: Check, *, seed: int, n_random: int, checkpoint: Any = "model.pt",
                         data: Any = None) -> None:
@@ -1419,11 +1378,14 @@ def check_trained_model(check: Check, *, seed: int, n_random: int, checkpoint: A
     checkpoint : path, default "model.pt"
         The file written by the student's ``save_checkpoint``; its ``metrics`` must hold
         ``"mean"``, ``"std"`` (the normalisation) and ``"data_fingerprint"``.
-    data : course_utils.learning.medmnist.MedMNISTData
-        The lesson's data. The model is scored on ``data.graded``, the part of the test
-        split kept back by :func:`~course_utils.learning.medmnist.hold_out_for_grading`
-        that the lesson never shows (so tuning on the test figures it prints gains
-        nothing); on ``data.images["test"]`` only when nothing was kept back.
+    data : course_utils.learning.medmnist.MedMNISTData, optional
+        The lesson's data; by default what the lesson loads (:func:`_lesson_data`: the
+        cached or configured PneumoniaMNIST, else the synthetic stand-in), which is also
+        what the grader loads for itself. The model is scored on ``data.graded``, the part
+        of the test split kept back by
+        :func:`~course_utils.learning.medmnist.hold_out_for_grading` that the lesson never
+        shows (so tuning on the test figures it prints gains nothing); on
+        ``data.images["test"]`` only when nothing was kept back.
 
     The student function is ``build_cnn``; the weights are loaded into a fresh network
     (strictly), the images are normalised with the saved mean and std, and the ROC AUC of
@@ -1432,6 +1394,8 @@ def check_trained_model(check: Check, *, seed: int, n_random: int, checkpoint: A
     """
     from course_utils.learning.medmnist import MedMNISTData
 
+    if data is None:
+        data = _lesson_data()
     if not isinstance(data, MedMNISTData):
         raise TypeError(f"data must be MedMNISTData, got {describe(data)}")
     case = f"checkpoint {os.fspath(checkpoint)!r}"
@@ -1485,3 +1449,23 @@ def check_trained_model(check: Check, *, seed: int, n_random: int, checkpoint: A
                "should fall epoch after epoch)")
     print(f"ROC AUC on the {which} {split} ({len(x)} images): {auc:.3f} "
           f"(required >= {band:.2f})")
+
+
+def _planning_checkpoint(solutions: dict[str, Any], checkpoint: Any = "model.pt",
+                         **_: Any) -> None:
+    """An untrained checkpoint made with the reference solution, in the working folder.
+
+    The grader plans where each check runs from the instructor's solution (see
+    ``autograder.verdicts.plan_lesson``); this statement grades a file the notebook's
+    training writes, so the plan writes an untrained one: the check must then fail with the
+    same message (the same ROC AUC) whether the model runs here or behind the sandbox's
+    boundary.
+    """
+    torch.manual_seed(0)
+    model = solutions["build_cnn"]()
+    optimizer = torch.optim.Adam(model.parameters())
+    solutions["save_checkpoint"](os.fspath(checkpoint), model, optimizer, 0, {
+        "mean": 0.5, "std": 0.25, "data_fingerprint": _lesson_data().fingerprint})
+
+
+check_trained_model.planning_artifact = _planning_checkpoint  # type: ignore[attr-defined]

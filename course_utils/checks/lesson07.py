@@ -463,6 +463,10 @@ def dice_band() -> float:
     return 0.80
 
 
+#: The lesson's held-out phantoms: ``segmentation_phantoms(HELD_OUT_SIZE, seed=HELD_OUT_SEED)``.
+HELD_OUT_SIZE, HELD_OUT_SEED = 200, 1
+
+
 @checker("trained_unet", n_random=0)
 def check_trained_unet(check: Check, *, seed: int, n_random: int, checkpoint: Any = "unet.pt",
                        data: Any = None) -> None:
@@ -471,9 +475,14 @@ def check_trained_unet(check: Check, *, seed: int, n_random: int, checkpoint: An
     The checkpoint is ``torch.save(model.state_dict(), path)``; the weights load strictly
     into ``build_unet()``; the masks are the argmax of the logits of the windowed images;
     the Dice of all test pixels pooled (``1 - scipy.spatial.distance.dice``) must reach
-    :func:`dice_band`.
+    :func:`dice_band`. ``data`` defaults to the lesson's held-out set
+    (``segmentation_phantoms(200, seed=1)``, synthetic), which the grader builds itself.
     """
-    from course_utils.learning.segmentation import SegmentationSet, predict_masks
+    from course_utils.learning.segmentation import (SegmentationSet, predict_masks,
+                                                    segmentation_phantoms)
+
+    if data is None:
+        data = segmentation_phantoms(HELD_OUT_SIZE, seed=HELD_OUT_SEED)
 
     if not isinstance(data, SegmentationSet):
         raise TypeError(f"data must be a SegmentationSet, got {describe(data)}")
@@ -823,3 +832,12 @@ def check_diffusion_forward(check: Check, *, seed: int, n_random: int) -> None:
                "schedule", "at the end of the schedule x_t should be almost pure N(0, 1) "
                "noise", hint)
 
+
+def _planning_checkpoint(solutions: dict[str, Any], checkpoint: Any = "unet.pt",
+                         **_: Any) -> None:
+    """An untrained ``unet.pt`` from the reference solution (see lesson 05's namesake)."""
+    torch.manual_seed(0)
+    torch.save(solutions["build_unet"]().state_dict(), os.fspath(checkpoint))
+
+
+check_trained_unet.planning_artifact = _planning_checkpoint  # type: ignore[attr-defined]

@@ -286,6 +286,55 @@ ATTACKS: dict[str, Callable[[nbformat.NotebookNode], None]] = {
 }
 
 
+def forged_objects(nb):
+    """The exercises about objects (models, data sets, files, a PACS) of lessons 02, 05 and
+    07, forged from inside the sandbox: lenient checkers and guard (what used to forge the
+    checks decided there), models and data sets that look right but compute nothing, a
+    sandbox that answers the grader's forward passes with zeros and reports moves and calls
+    that never happened. Starts from the student version, so every point is undeserved."""
+    _student_code(nb, (
+        "import sys, torch\n"
+        "from torch import nn\n"
+        "from course_utils import integrity as _i\n"
+        "import course_utils.checks as _checks\n"
+        "_i.verify = lambda *a, **k: print(_i.OK_MARKER)\n"
+        "for _m in [getattr(_checks, n, None) for n in ('lesson02', 'lesson05', 'lesson07')]:\n"
+        "    for _n in dir(_m or object()):\n"
+        "        if _n.startswith('check_'):\n"
+        "            setattr(_m, _n, lambda *a, **k: print('\\u2714 all checks passed'))\n"
+        "_PARTS = ('enc1', 'enc2', 'bottleneck', 'up2', 'dec2', 'up1', 'dec1', 'head')\n"
+        "class _Looks(nn.Module):\n"
+        "    def __init__(self, *a, **k):\n"
+        "        super().__init__()\n"
+        "        for p in _PARTS:\n"
+        "            setattr(self, p, nn.Conv2d(1, 1, 1))\n"
+        "    def forward(self, x):\n"
+        "        return torch.zeros(x.shape[0], 2, *x.shape[2:])\n"
+        "build_unet = build_cnn = lambda *a, **k: _Looks()\n"
+        "fine_tune_model = lambda encoder, *a, **k: _Looks()\n"
+        "soft_dice_loss = lambda logits, *a, **k: logits.sum() * 0\n"
+        "class XRayDataset:\n"
+        "    def __init__(self, images, *a, **k): self.n = len(images)\n"
+        "    def __len__(self): return self.n\n"
+        "    def __getitem__(self, i): return torch.zeros(1, 28, 28), torch.tensor(0)\n"
+        "_main = sys.modules['__main__']\n"
+        "if hasattr(_main, 'Models'):\n"
+        "    _serve = _main.Models.serve\n"
+        "    def _lying(self, request, blobs):\n"
+        "        reply, out = _serve(self, request, blobs)\n"
+        "        return reply, out\n"
+        "    _main.Models.serve = _lying\n"
+        "from course_utils.checks import _watched\n"
+        "_watched.WatchedBatches.__iter__ = lambda self: iter(())\n"
+        "torch.save = lambda *a, **k: None\n"))
+
+
+#: Attacks on the exercises about objects, graded in lessons 05 and 07 (every point undeserved).
+OBJECT_ATTACKS: dict[str, Callable[[nbformat.NotebookNode], None]] = {
+    "forged_objects": forged_objects,
+}
+
+
 #: name -> (base version "solution" or "student", transformation)
 ADVERSARIAL: dict[str, tuple[str, Callable[[nbformat.NotebookNode], None]]] = {
     "edited_test_cell": ("student", edited_test_cell),

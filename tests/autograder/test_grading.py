@@ -48,6 +48,12 @@ def _sandbox_processes() -> list[int]:
     return found
 
 
+# Checks decided inside the student's own sandbox, by lesson: none. Every checker of every
+# lesson passes with the instructor's solution behind the boundary, so its verdict is
+# decided in the grader (the README's threat model says how objects cross).
+SANDBOX_DECIDED: dict[str, set[str]] = {}
+
+
 @pytest.mark.parametrize("lesson", [name for name in LESSONS if name != "00_orientation"])
 def test_round_trip_solution_scores_full_marks_and_stub_scores_zero(
     built_course, course, tmp_path, lesson
@@ -63,6 +69,8 @@ def test_round_trip_solution_scores_full_marks_and_stub_scores_zero(
     assert alice.status == "graded" and alice.reasons == []
     assert alice.max_score > 0 and alice.score == alice.max_score, alice.summary()
     assert bob.status == "graded" and bob.score == 0 and bob.max_score == alice.max_score
+    plan = json.loads((course / ".grading_plan" / f"{lesson}.json").read_text())["plan"]
+    assert {k for k, v in plan.items() if v == "sandbox"} == SANDBOX_DECIDED.get(lesson, set())
 
 
 # Expected outcome per submission of lesson 00 (5 points): status, score, words in the reason.
@@ -184,6 +192,32 @@ def test_a_class_with_adversarial_submissions_is_graded_fairly(
     assert decided == {"grader"}
     # The grading log says only what matters.
     assert "has changed" not in (course / "grading_reports" / lesson / "good.log").read_text()
+
+
+@pytest.mark.parametrize("lesson", ["05_cnn", "07_beyond_classification"])
+def test_exercises_about_objects_cannot_be_forged_from_the_sandbox(built_course, course,
+                                                                   tmp_path, lesson):
+    """Models, data sets, loaders and checkpoints: their checks are decided in the grader,
+    so a submission that makes its own process lie (lenient checkers and guard, look-alike
+    models, a forward pass served with zeros) scores nothing, every test decided outside."""
+    import nbformat
+
+    from tests.autograder.grading_fixtures import OBJECT_ATTACKS
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name, change in OBJECT_ATTACKS.items():
+        nb = nbformat.read(built_course.student(lesson), as_version=4)
+        change(nb)
+        nbformat.write(nb, inbox / f"{name}.ipynb")
+    grading.collect(lesson, inbox, course_root=course)
+    results = {r.student: r for r in grading.autograde(lesson, jobs=1, course_root=course)}
+    for name in OBJECT_ATTACKS:
+        assert results[name].status == "graded" and results[name].score == 0, (
+            results[name].summary())
+        cells = json.loads((course / "grading_reports" / lesson / f"{name}.cells.json")
+                           .read_text())
+        assert {d for c in cells["cells"] if c["max_points"] for d in c["decided"]} == {"grader"}
 
 
 def test_grading_refuses_without_a_sandbox(course, monkeypatch):

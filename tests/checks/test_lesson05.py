@@ -660,7 +660,7 @@ def test_trained_model_failures(tmp_path: Any) -> None:
     with pytest.raises(CheckFailed, match="weights_only"):
         lesson05.check_trained_model(build_cnn, checkpoint=path, data=data)
     with pytest.raises(TypeError, match="MedMNISTData"):
-        lesson05.check_trained_model(build_cnn, checkpoint=path, data=None)
+        lesson05.check_trained_model(build_cnn, checkpoint=path, data=data.images)
 
 
 def test_quality_band() -> None:

@@ -110,9 +110,10 @@ report = show_environment()
 # * your instructor runs the whole submitted notebook again, in a sandbox (an isolated,
 #   locked-down copy with no network and no access to the instructor's files), with the
 #   test cells restored to their original, locked form;
-# * the points are decided by the grader, outside your notebook: what your notebook
-#   prints (a ✔ line included) is not what scores it, and changing the tests or the
-#   checkers gains nothing.
+# * the points are decided by the grader, outside your notebook: it calls your functions
+#   with its own inputs and compares what they return (a model you build stays in your
+#   sandbox and is run there on the grader's images). What your notebook prints (a ✔ line
+#   included) is not what scores it, and changing the tests or the checkers gains nothing.
 #
 # **Your progress at a glance.** *Run All* stops at the first test cell that fails, so
 # while an exercise is unfinished the cells below it do not run. The **progress** cells

@@ -1078,7 +1078,7 @@ if model is not None:
 # file does not exist, run the training cells of section 7 first.
 
 # %% nbgrader={"grade": true, "grade_id": "trained_model_test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-lesson05.check_trained_model(build_cnn, checkpoint="model.pt", data=data)
+lesson05.check_trained_model(build_cnn, checkpoint="model.pt")
 
 # %% [markdown]
 # ## Going further

@@ -504,7 +504,7 @@ if results:
 # the training cell again.
 
 # %% nbgrader={"grade": true, "grade_id": "trained_unet_test", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-lesson07.check_trained_unet(build_unet, checkpoint="unet.pt", data=test_set)
+lesson07.check_trained_unet(build_unet, checkpoint="unet.pt")
 
 # %% [markdown]
 # ### What the levels see, and what the skips carry
