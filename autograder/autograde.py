@@ -160,7 +160,7 @@ def _verdicts(course_root: Path, lesson: str, student: str, timeout: float,
 
 
 def lesson_plan(lesson: str, course_root: Path) -> dict[str, str]:
-    """Where each checker of ``lesson`` runs (see :func:`autograder.verdicts.plan_lesson`).
+    """Where each checker of ``lesson`` runs (see :func:`autograder.planning.plan_lesson`).
 
     Worked out once from the instructor's solution (in a separate process) and kept in
     ``.grading_plan/LESSON.json`` until the lesson, its checkers or the boundary change.
@@ -173,7 +173,8 @@ def lesson_plan(lesson: str, course_root: Path) -> dict[str, str]:
     digest.update((course_root / "source" / lesson / f"{lesson}.ipynb").read_bytes())
     grader = Path(__file__).parent
     for path in sorted(Path(checks.__file__).parent.rglob("*.py")) + [
-            grader / "verdicts.py", grader / "worker.py", grader / "relay.py"]:
+            grader / "verdicts.py", grader / "worker.py", grader / "relay.py",
+            grader / "calls.py", grader / "planning.py", grader / "remote.py"]:
         digest.update(path.name.encode() + path.read_bytes())
     cache = course_root / ".grading_plan" / f"{lesson}.json"
     if cache.is_file():
@@ -185,7 +186,7 @@ def lesson_plan(lesson: str, course_root: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
     run = subprocess.run(
-        [sys.executable, "-m", "autograder.verdicts", "--plan", lesson, str(course_root),
+        [sys.executable, "-m", "autograder.planning", lesson, str(course_root),
          str(out)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800)
     if run.returncode != 0 or not out.is_file():
         raise ValueError(f"could not work out how to grade {lesson} from its solution:\n"

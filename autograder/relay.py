@@ -135,6 +135,10 @@ class _Relay:
 
     def close(self) -> None:
         self.closed = True
+        try:
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        except OSError:
+            pass
         self.server.close()
         for s in self.connections:
             try:

@@ -274,7 +274,7 @@ class RemoteSequence:
         return f"<{self._kind} object>"
 
     def _ask(self, index: Any) -> Any:
-        from autograder.verdicts import _apply_mutation, _exception
+        from autograder.calls import apply_mutation, exception_from
 
         data, blobs = wire.encode(index, objects=False)
         reply, back = self._session.request({"op": "item", "handle": self._handle,
@@ -287,9 +287,9 @@ class RemoteSequence:
             changed = wire.decode(reply["mutated"], back)
             given = list(self._arguments[0]) + list(self._arguments[1].values())
             for old, new in zip(given, list(changed[0]) + list(changed[1].values())):
-                _apply_mutation(old, new)
+                apply_mutation(old, new)
         if "raised" in reply:
-            raise _exception(reply["raised"])
+            raise exception_from(reply["raised"])
         if "not_plain" in reply:
             raise TypeError(f"an item that is not plain data: {reply['not_plain']}")
         return wire.decode(reply["item"], back, objects=False)

@@ -610,7 +610,12 @@ class PortRelays:
         import threading
 
         for port in sorted(set(self.open) - set(wanted)):
-            self.open.pop(port).close()
+            server = self.open.pop(port)
+            try:
+                server.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+            except OSError:
+                pass
+            server.close()
         for port, path in wanted.items():
             if port in self.open:
                 continue

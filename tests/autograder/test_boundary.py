@@ -24,10 +24,16 @@ from torch import nn
 
 from autograder import relay
 from autograder import worker as wire
+from autograder.calls import (
+    Fallback,
+    apply_mutation,
+    patches_to_forward,
+    record_calls,
+    watch_checker_environment,
+)
+from autograder.planning import _LocalModels
 from autograder.remote import RemoteModule, mirror
 from autograder.sandbox import Worker, make_scratch, sandbox_problem
-from autograder.verdicts import (_apply_mutation, _Fallback, _LocalModels, _patches_to_forward,
-                                 _record_calls, _watch_checker_environment)
 from course_utils.dicom.files import sample_file
 
 needs_sandbox = pytest.mark.skipif(sandbox_problem() is not None and not os.environ.get("CI"),
@@ -142,7 +148,7 @@ def test_torch_arguments_cross_and_what_was_done_to_them_comes_back():
 
     step(m2, o2, g2, s2)
     for given, changed in zip(sent, _cross([received])[0]):
-        _apply_mutation(given, changed)
+        apply_mutation(given, changed)
     step(twin, twin_optimizer, torch.Generator().manual_seed(3),
          torch.amp.GradScaler("cpu", init_scale=8.0))
     assert model.training
@@ -245,7 +251,7 @@ def test_a_returned_model_is_mirrored_and_computes_where_it_was_built():
 def test_a_relay_carries_exactly_the_ports_the_grader_listens_on():
     """Inside the sandbox, 127.0.0.1:PORT reaches the grader's server while it listens and
     is carried; other ports and a closed relay do not connect."""
-    _watch_checker_environment()
+    watch_checker_environment()
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
     stop = threading.Event()
@@ -299,9 +305,9 @@ def test_a_relay_carries_exactly_the_ports_the_grader_listens_on():
 def test_simulated_machines_are_repeated_and_other_patches_are_not():
     """A patch by a plain value is repeated where the function runs; a recording function
     cannot be, so the check stays where its patch is."""
-    _watch_checker_environment()
+    watch_checker_environment()
     with mock.patch.object(torch.cuda, "is_available", return_value=True):
-        specs = _patches_to_forward()
+        specs = patches_to_forward()
     assert specs == [{"module": "torch.cuda", "attribute": "is_available",
                       "return_value": True}]
     before = torch.cuda.is_available()
@@ -309,11 +315,11 @@ def test_simulated_machines_are_repeated_and_other_patches_are_not():
     with context:
         assert torch.cuda.is_available() is True
     assert torch.cuda.is_available() is before
-    with mock.patch.object(os, "replace", lambda a, b: None), pytest.raises(_Fallback):
-        _patches_to_forward()
+    with mock.patch.object(os, "replace", lambda a, b: None), pytest.raises(Fallback):
+        patches_to_forward()
     # A mock wrapping the original: repeated there, its calls copied into ours.
     with mock.patch.object(os, "replace", wraps=os.replace) as ours:
-        specs = _patches_to_forward()
+        specs = patches_to_forward()
         assert specs == [{"module": "os", "attribute": "replace", "wraps": True}]
         with mock.patch.object(os, "replace", ours._mock_wraps):  # as in the sandbox
             context, watched = wire._patched(specs)
@@ -324,5 +330,5 @@ def test_simulated_machines_are_repeated_and_other_patches_are_not():
                     pass
         calls = [[[wire._call_argument(a) for a in c.args], {}]
                  for c in watched[0].call_args_list]
-        _record_calls(specs, [calls])
+        record_calls(specs, [calls])
         assert ours.call_args_list == [mock.call("/nonexistent-a", "/nonexistent-b")]
