@@ -82,8 +82,11 @@ def apply_mutation(given: Any, changed: Any) -> None:
         given.update(changed)
     elif type(given).__module__ == "course_utils.checks._watched" and \
             type(changed) is type(given):
-        # An argument that watches how it is used (a loader, an augmentation probe).
-        vars(given).update(vars(changed))
+        # An argument that watches how it is used (a loader, an augmentation probe): what
+        # it observed, and nothing else, is copied.
+        for name in ("moves", "handed_out", "calls", "bad_generator"):
+            if name in vars(given) and name in vars(changed):
+                setattr(given, name, getattr(changed, name))
     elif type(given).__module__.startswith("pydicom") and \
             type(changed).__module__.startswith("pydicom"):
         given.clear()

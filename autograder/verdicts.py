@@ -19,7 +19,7 @@ JOB.json RESULT.json``), started by :mod:`autograder.autograde` for each student
    the student's function through a relay (:mod:`autograder.relay`); patches a checker
    makes to simulate a machine or watch calls are repeated around the call.
 4. Where each checker runs is planned once per lesson from the instructor's solution
-   (:func:`plan_lesson`). A statement that is not a plain checker call, or whose checker
+   (:func:`autograder.planning.plan_lesson`). A statement that is not a plain checker call, or whose checker
    the plan could not move out, runs inside the sandbox, and its outcome is marked
    ``decided: "sandbox"``: those points rest on the student's own process (isolated
    from everyone else, but not from the student).
@@ -132,7 +132,7 @@ class Session:
         self.scratch, self.cwd, self.cell_timeout = scratch, cwd, cell_timeout
         self.unsafe, self.limits = unsafe, limits
         self.replay: list[str] = []
-        self.plan: dict[str, str] = {}  # checker -> "grader" or "sandbox" (see plan_lesson)
+        self.plan: dict[str, str] = {}  # checker -> "grader" or "sandbox" (see autograder.planning)
         self.restarts = 0
         self.deadline = 0.0
         self.worker: Worker | None = None
@@ -232,7 +232,7 @@ def _run_statement(session: Session, statement: TestStatement) -> tuple[bool, st
     """Run one test statement; return (passed, message, where it was decided).
 
     Where a checker runs was fixed beforehand from the instructor's own solution
-    (:func:`plan_lesson`), never from what a student's code does: a submission cannot move
+    (:mod:`autograder.planning`), never from what a student's code does: a submission cannot move
     an exercise into its own process by returning something that is not plain data.
     """
     where = session.plan.get(statement.checker or "", "sandbox")

@@ -505,7 +505,13 @@ def decode(data: Any, blobs: list[bytes], *, objects: bool = True,
             return scaler
         raise ProtocolError(f"unknown tag {tag!r}")
 
-    return walk(data, 0)
+    try:
+        return walk(data, 0)
+    except ProtocolError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RuntimeError,
+            RecursionError) as exc:
+        raise ProtocolError(f"malformed data: {type(exc).__name__}: {exc}") from exc
 
 
 # -- frames ----------------------------------------------------------------------------
