@@ -3,19 +3,26 @@
 This file is the whole program that runs inside a submission's sandbox. The grader starts
 it as ``python -I -c <this file's text>`` (so no grader file has to be visible inside) and
 talks to it over two inherited pipes. It imports nothing from the course's grader, only
-the standard library, NumPy and IPython, and it decides nothing: it executes the student's
-cells one at a time when asked, and calls a named function of the student's on arguments
-the grader sends, returning what came back. The expected values, the comparisons and the
-points stay in the grader's process (:mod:`autograder.verdicts`).
+the standard library, NumPy, IPython (and torch, pydicom, course_utils where the data need
+them), and it decides nothing: it executes the student's cells one at a time when asked,
+calls a named function of the student's on arguments the grader sends (with the checker's
+patches repeated around the call) and returns what came back; it keeps the models and
+data set objects the student's functions return and answers the grader's forward passes,
+gradients and item reads on them (:class:`Models`); it carries the grader's loopback
+servers into the sandbox (:class:`PortRelays`). The expected values, the comparisons and
+the points stay in the grader's process (:mod:`autograder.verdicts`).
 
-Only plain data crosses the boundary, in both directions (:func:`encode`/:func:`decode`):
-``None``, booleans, numbers, strings, bytes, lists, tuples, dicts, sets, paths, NumPy
-arrays and scalars (``.npy`` bytes read with ``allow_pickle=False``), torch tensors (sent
-as NumPy arrays), pydicom data sets (sent as the DICOM bytes ``pydicom.dcmwrite`` makes,
-read back with ``pydicom.dcmread``: DICOM is itself a data format) and geometric transforms
-(anything with a ``params`` matrix, such as scikit-image's ``AffineTransform``: the matrix
-and the class's name cross, and the other side builds its own object from them). Anything
-else is refused as "not plain data", never pickled.
+Only data crosses the boundary, in both directions (:func:`encode`/:func:`decode`):
+``None``, booleans, numbers, strings (a str subclass as :class:`Text`), bytes, lists,
+tuples, dicts, sets, paths, NumPy arrays and scalars (``.npy`` bytes read with
+``allow_pickle=False``), torch tensors (sent as NumPy arrays), pydicom data sets (sent as
+the DICOM bytes ``pydicom.dcmwrite`` makes, read back with ``pydicom.dcmread``: DICOM is
+itself a data format), geometric transforms (anything with a ``params`` matrix: the matrix
+and the class's name cross, and the other side builds its own object from them), torch's
+own layers, optimizers, gradient scalers and generators (their class among torch's own,
+settings and tensors: as arguments and as what was done to them, never as a student's
+result) and the course's watching arguments (:mod:`course_utils.checks._watched`).
+Anything else is refused as "not plain data", never pickled.
 
 The grader imports this module for the same encoder and decoder.
 """
