@@ -148,7 +148,7 @@ def _through_sandbox(session: Any, graph: dict, value: Any, arguments: Any) -> A
     """Make a tensor returned by the sandbox differentiable with respect to our arguments."""
     import torch
 
-    from autograder.verdicts import error_text
+    from autograder.remote import differentiable, remote_vjp
 
     if not isinstance(value, torch.Tensor):
         return value
@@ -161,19 +161,7 @@ def _through_sandbox(session: Any, graph: dict, value: Any, arguments: Any) -> A
         return value
     if not inputs or not all(t.requires_grad for t in inputs):
         return value
-
-    def vjp(grad: Any) -> list[Any]:
-        data, blobs = wire.encode(grad.detach(), objects=False)
-        reply, back = session.request({"op": "vjp", "graph": number, "grad": data}, blobs)
-        if "grads" not in reply:
-            raise RuntimeError("the gradient could not be computed where your function ran: "
-                               + error_text(reply.get("internal", {})))
-        grads = wire.decode(reply["grads"], back, objects=False)
-        return grads if isinstance(grads, list) else []
-
-    from autograder.remote import differentiable
-
-    return differentiable(value, inputs, vjp)
+    return differentiable(value, inputs, remote_vjp(session, number))
 
 
 def record_calls(specs: list[dict], calls: Any) -> None:

@@ -32,7 +32,7 @@ from torch import nn
 
 from autograder import worker as wire
 
-__all__ = ["RemoteModule", "RemoteSequence", "differentiable", "mirror"]
+__all__ = ["RemoteModule", "RemoteSequence", "differentiable", "mirror", "remote_vjp"]
 
 
 def differentiable(value: torch.Tensor, inputs: list[torch.Tensor],
@@ -144,11 +144,14 @@ class _RemoteForward:
             inputs = [t for t in inputs if t.requires_grad]
             if inputs and len(inputs) == len(graph.get("inputs", [])) + \
                     len(graph.get("parameters", [])):
-                output = differentiable(output, inputs, _vjp(self.session, int(graph["id"])))
+                output = differentiable(output, inputs,
+                                        remote_vjp(self.session, int(graph["id"])))
         return output
 
 
-def _vjp(session: Any, number: int) -> Callable[[torch.Tensor], list[Any]]:
+def remote_vjp(session: Any, number: int) -> Callable[[torch.Tensor], list[Any]]:
+    """``vjp(grad_output)`` for the graph kept under ``number`` in the sandbox."""
+
     def vjp(grad: torch.Tensor) -> list[Any]:
         data, blobs = wire.encode(grad.detach(), objects=False)
         reply, back = session.request({"op": "vjp", "graph": number, "grad": data}, blobs)
@@ -230,9 +233,7 @@ def mirror(session: Any, data: Any, arguments: dict[tuple[int, str], Any]) -> nn
             module = cls.__new__(cls)
             nn.Module.__init__(module)
             settings = {str(k): v for k, v in dict(d.get("settings", {})).items()
-                        if not str(k).startswith("__") and "hook" not in str(k)
-                        and not str(k).startswith(("_load_state_dict", "_state_dict"))
-                        and str(k) not in wire._MODULE_INTERNALS}  # noqa: SLF001
+                        if wire.is_setting(k)}
             module.__setstate__({**settings, "_parameters": parameters, "_buffers": buffers,
                                  "_modules": children, "training": bool(d.get("training"))})
         else:

@@ -19,10 +19,10 @@ JOB.json RESULT.json``), started by :mod:`autograder.autograde` for each student
    the student's function through a relay (:mod:`autograder.relay`); patches a checker
    makes to simulate a machine or watch calls are repeated around the call.
 4. Where each checker runs is planned once per lesson from the instructor's solution
-   (:func:`autograder.planning.plan_lesson`). A statement that is not a plain checker call, or whose checker
-   the plan could not move out, runs inside the sandbox, and its outcome is marked
-   ``decided: "sandbox"``: those points rest on the student's own process (isolated
-   from everyone else, but not from the student).
+   (:func:`autograder.planning.plan_lesson`). A statement that is not a plain checker
+   call, or whose checker the plan could not move out, runs inside the sandbox, and its
+   outcome is marked ``decided: "sandbox"``: those points rest on the student's own
+   process (isolated from everyone else, but not from the student).
 
 The result is plain JSON: each code cell's output, and for each test cell its points, the
 visible messages, the hidden tests' pass count and where each statement was decided.

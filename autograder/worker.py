@@ -277,6 +277,17 @@ def _transform(params: Any, kind: Any) -> Any:
 _MODULE_INTERNALS = ("_parameters", "_buffers", "_modules", "training")
 
 
+def is_setting(key: Any) -> bool:
+    """Whether a key of a torch.nn module's ``__dict__`` is one of its settings.
+
+    Not its parameters, buffers, children or mode (sent apart), not its hooks (functions,
+    never sent) and nothing dunder: the one rule for both sides and both directions.
+    """
+    key = str(key)
+    return not (key in _MODULE_INTERNALS or key.startswith("__") or "hook" in key
+                or key.startswith(("_load_state_dict", "_state_dict")))
+
+
 def _stock(cls: type, package: str) -> bool:
     """Is ``cls`` one of torch's own classes, reachable as ``torch.<package>.<name>``?"""
     import torch
@@ -299,13 +310,10 @@ def _module_data(m: Any, owners: dict, counter: list, tensor: Any, walk: Any) ->
     counter[0] += 1
     settings = {}
     for key, value in vars(m).items():
-        if key in _MODULE_INTERNALS:
-            continue
-        if "hook" in key or key.startswith(("_load_state_dict", "_state_dict")):
-            if value:
-                raise NotPlain(f"a torch.nn.{type(m).__name__} with hooks attached")
-            continue
-        settings[key] = walk(value)
+        if is_setting(key):
+            settings[key] = walk(value)
+        elif key not in _MODULE_INTERNALS and value:
+            raise NotPlain(f"a torch.nn.{type(m).__name__} with hooks attached")
     parameters: list[Any] = []
     for name, p in m._parameters.items():  # noqa: SLF001
         if p is None:
@@ -374,7 +382,7 @@ def decode(data: Any, blobs: list[bytes], *, objects: bool = True,
         if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module) and _stock(cls, "nn")):
             raise ProtocolError(f"not one of torch.nn's own classes: {d.get('class')!r}")
         state = {str(k): walk(v, depth + 1) for k, v in dict(d["settings"]).items()
-                 if not str(k).startswith("__") and str(k) not in _MODULE_INTERNALS}
+                 if is_setting(k)}
         own: dict[str, Any] = {}
         for name, p in list(d["parameters"]):
             if p is None:
@@ -870,8 +878,7 @@ def describe_module(model: Any, arguments: dict[int, list[Any]]) -> dict:
         settings: dict[str, Any] = {}
         if stock:
             for key, value in vars(module).items():
-                if key in _MODULE_INTERNALS or "hook" in key or \
-                        key.startswith(("_load_state_dict", "_state_dict")):
+                if not is_setting(key):
                     continue
                 try:
                     encode(value, objects=False)

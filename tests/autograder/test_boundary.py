@@ -332,3 +332,27 @@ def test_simulated_machines_are_repeated_and_other_patches_are_not():
                  for c in watched[0].call_args_list]
         record_calls(specs, [calls])
         assert ours.call_args_list == [mock.call("/nonexistent-a", "/nonexistent-b")]
+
+
+def test_module_settings_never_carry_hooks_or_internals():
+    """One rule for what a layer's settings are: hooks, internals and dunders never cross,
+    even in a description forged to carry them."""
+    assert wire.is_setting("in_channels") and wire.is_setting("_reversed_padding_repeated_twice")
+    for key in ("_forward_hooks", "_parameters", "training", "__class__",
+                "_state_dict_pre_hooks", "_load_state_dict_post_hooks"):
+        assert not wire.is_setting(key), key
+    local = _LocalModels()
+    part = local.models.keep_model(nn.Sequential(nn.Linear(2, 2)), {})
+    description = wire.decode(*wire.encode(part, objects=False), objects=False)
+    leaf = description["description"]["children"][0][1]
+    leaf["settings"]["_forward_hooks"] = {1: "not a function"}
+    model = mirror(local, description, {})
+    assert not model[0]._forward_hooks and model[0].in_features == 2
+
+
+def test_the_sandbox_is_told_the_lesson_data_file_by_the_lesson_name():
+    """The sandbox passes $COURSE_PNEUMONIAMNIST on under the name lesson 05 reads."""
+    from autograder.sandbox import DATA_FILE_ENV
+    from course_utils.learning.medmnist import PATH_ENV
+
+    assert DATA_FILE_ENV == PATH_ENV

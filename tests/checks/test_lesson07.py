@@ -566,3 +566,13 @@ def test_mutating_inputs_is_refused() -> None:
 
     with pytest.raises(CheckFailed, match="modified its input"):
         lesson07.check_diffusion_forward(mutates)
+
+
+def test_trained_unet_is_graded_on_the_notebooks_held_out_set() -> None:
+    """The checker's default held-out set is the one the lesson builds and shows."""
+    from autograder.paths import REPO_ROOT
+
+    source = (REPO_ROOT / "autograder" / "source" / "07_beyond_classification"
+              / "07_beyond_classification.py").read_text(encoding="utf-8")
+    assert (f"test_set = segmentation_phantoms({lesson07.HELD_OUT_SIZE}, "
+            f"seed={lesson07.HELD_OUT_SEED})") in source
